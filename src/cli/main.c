@@ -1,0 +1,50 @@
+/* main.c: `trustbench <command> [options]`: dispatches to the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *summary;
+} commands[] = {
+    {"pretrain", cmd_pretrain, "train a model from scratch on a corpus (default: the embedded one)"},
+    {"sample", cmd_sample, "generate text from a checkpoint"},
+    {"eval", cmd_eval, "loss and perplexity of a checkpoint on a corpus"},
+    {"info", cmd_info, "describe a checkpoint"},
+};
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: trustbench <command> [options]\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`trustbench <command> --help` describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("trustbench %s (commit %s)\n", TB_VERSION, TB_GIT_COMMIT);
+        return 0;
+    }
+    for (int i = 0; i < N_COMMANDS; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            int rc = commands[i].run(argc - 2, argv + 2);
+            if (rc != TB_OK && rc != CLI_HELP_SHOWN) {
+                tb_error_report(stderr);
+                return 1;
+            }
+            return 0;
+        }
+    fprintf(stderr, "error: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,59 @@
+/* loop.c: one training step (accumulation, clipping, mask, update) and evaluation loss. The loop
+ * is the same for every objective: the objective only shapes the gradient of the model's outputs. */
+#include <math.h>
+
+#include "train.h"
+
+int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
+    tb_model *m = tr->model;
+    size_t BT = (size_t)tr->B * tr->T;
+    int *inp = tb_malloc(BT * sizeof(int)), *targets = tb_malloc(BT * sizeof(int));
+    int rc = TB_OK;
+    double total = 0.0;
+    tb_model_zero_grad(m);
+    for (int u = 0; u < tr->accum && rc == TB_OK; u++) {
+        double l = 0.0;
+        rc = tr->next_batch(tr->batch_ctx, step, u, inp, targets);
+        if (rc == TB_OK) rc = tb_model_forward(m, inp, targets, tr->B, tr->T);
+        tb_batch_view bv = {.model = m, .targets = m->targets, .B = tr->B, .T = tr->T};
+        if (rc == TB_OK) rc = tr->objective->loss_and_grad(tr->objective, &bv, 1.0f / (float)tr->accum, &l, 1);
+        if (rc == TB_OK) tb_model_backward(m, tr->objective->uses_logits);
+        total += l;
+    }
+    tb_free(inp);
+    tb_free(targets);
+    if (rc != TB_OK) {
+        tb_error_trace(__FILE__, __LINE__, __func__);
+        return rc;
+    }
+    *loss = total / tr->accum;
+    /* the clip uses the unmasked gradient's norm; the mask is applied by the optimizer after it */
+    *grad_norm = tb_clip_grad_norm(tr->trainable, tr->clip);
+    if (!isfinite(*loss) || !isfinite(*grad_norm))
+        return TB_ERROR(TB_ERR_NUMERIC, "lower the learning rate or enable clipping",
+                        "step %ld: loss %g, gradient norm %g is not finite", step, *loss, (double)*grad_norm);
+    tb_optimizer_step(tr->opt, tr->trainable, tb_schedule_lr(&tr->sched, step));
+    return TB_OK;
+}
+
+int tb_eval_loss(tb_model *m, tb_batch_fn next_batch, void *ctx, long n_batches, int B, int T, double *loss) {
+    size_t BT = (size_t)B * T;
+    int *inp = tb_malloc(BT * sizeof(int)), *targets = tb_malloc(BT * sizeof(int));
+    double s = 0.0;
+    long n = 0;
+    int rc = TB_OK;
+    for (long k = 0; k < n_batches && rc == TB_OK; k++) {
+        rc = next_batch(ctx, k, 0, inp, targets);
+        if (rc == TB_OK) rc = tb_model_forward(m, inp, targets, B, T);
+        for (size_t i = 0; rc == TB_OK && i < BT; i++)
+            if (m->targets[i] >= 0) {
+                s -= m->logprob[i];
+                n++;
+            }
+    }
+    tb_free(inp);
+    tb_free(targets);
+    TB_CHECK(rc);
+    *loss = n ? s / (double)n : 0.0;
+    return TB_OK;
+}

@@ -1,0 +1,104 @@
+/*
+ * train.h: the public face of src/train: optimizers, learning-rate schedules, the Objective
+ * interface, and the training loop (accumulation, clipping, gradient masks, evaluation).
+ */
+#ifndef TB_TRAIN_H
+#define TB_TRAIN_H
+
+#include <stddef.h>
+
+#include "core/core.h"
+#include "model/model.h"
+
+/* ---- optimizers ------------------------------------------------------------------------------ */
+
+typedef enum { TB_OPT_ADAMW = 0, TB_OPT_SGD = 1 } tb_opt_kind;
+
+typedef struct {
+    tb_opt_kind kind;
+    float beta1, beta2, eps; /* AdamW */
+    float momentum;          /* SGD (0 = plain) */
+    float weight_decay;      /* decoupled; applied to tensors with decay set (2-D weights) only */
+    float *m, *v;            /* moments (AdamW: m, v; SGD: m = momentum buffer) over the ParamSet */
+    size_t numel;
+    long step;
+} tb_optimizer;
+
+void tb_optimizer_init(tb_optimizer *o, tb_opt_kind kind, const tb_paramset *ps);
+void tb_optimizer_free(tb_optimizer *o);
+/* One update of every non-frozen tensor of ps at learning rate lr. The ParamSet's grad_mask, if
+ * any, is applied to the gradient first (masked elements get zero moments; decoupled decay still
+ * applies to them). */
+void tb_optimizer_step(tb_optimizer *o, tb_paramset *ps, float lr);
+int tb_opt_kind_parse(const char *s, tb_opt_kind *out);
+
+/* ---- schedules ------------------------------------------------------------------------------- */
+
+typedef enum { TB_SCHED_CONSTANT = 0, TB_SCHED_LINEAR, TB_SCHED_COSINE } tb_sched_kind;
+
+typedef struct {
+    tb_sched_kind kind;
+    float lr;        /* peak */
+    float min_lr;    /* floor of linear/cosine decay */
+    long warmup;     /* linear warmup steps from lr/warmup to lr */
+    long total;      /* total steps (decay ends here) */
+} tb_schedule;
+
+float tb_schedule_lr(const tb_schedule *s, long step); /* step is 0-based */
+int tb_sched_kind_parse(const char *s, tb_sched_kind *out);
+
+/* Global L2 norm of the non-frozen gradients; clips them in place to max_norm when max_norm > 0.
+ * Returns the norm before clipping. */
+float tb_clip_grad_norm(tb_paramset *ps, float max_norm);
+
+/* ---- objectives ------------------------------------------------------------------------------ */
+
+/* What an objective sees of one batch: the model after forward, and the batch's masks. */
+typedef struct {
+    tb_model *model;
+    const int *targets; /* (B,T), -1 = not scored */
+    int B, T;
+} tb_batch_view;
+
+/* An objective returns the loss of the batch and writes the gradient with respect to the model's
+ * outputs (through tb_model_logprob_grad / tb_model_dlogits / tb_model_hidden_grad), scaled by
+ * grad_scale (1/accumulation steps). */
+typedef struct tb_objective {
+    const char *name;
+    int uses_logits; /* 0 for objectives on hidden states only: backward then skips the head */
+    int (*loss_and_grad)(struct tb_objective *self, const tb_batch_view *bv, float grad_scale, double *loss,
+                         int want_grad);
+    void *ctx;
+} tb_objective;
+
+/* Token-level cross-entropy over scored targets (mean over scored tokens of the batch). */
+tb_objective tb_objective_sft(void);
+
+/* ---- the training loop ----------------------------------------------------------------------- */
+
+/* Fills one micro-batch: inp (B,T) and targets (B,T) (-1 = not scored), for optimizer step `step`
+ * and micro-batch `micro`. A pure function of (step, micro) makes resumed runs bit-identical. */
+typedef int (*tb_batch_fn)(void *ctx, long step, int micro, int *inp, int *targets);
+
+typedef struct {
+    tb_model *model;
+    tb_paramset *trainable; /* &model->params (full fine-tuning) or &model->adapter (prefix, LoRA) */
+    tb_optimizer *opt;
+    tb_schedule sched;
+    tb_objective *objective;
+    int B, T;
+    int accum;      /* micro-batches per optimizer step */
+    float clip;     /* global-norm clip (0 = off) */
+    tb_batch_fn next_batch;
+    void *batch_ctx;
+} tb_trainer;
+
+/* One optimizer step: accum forward/backward passes, clipping, the gradient mask, the update.
+ * Fails with TB_ERR_NUMERIC (naming the step) if the loss or the gradient norm is not finite. */
+int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm);
+
+/* Mean token loss of the objective-free cross-entropy over n_batches batches from next_batch
+ * (step index = batch index, micro 0), without touching gradients. */
+int tb_eval_loss(tb_model *m, tb_batch_fn next_batch, void *ctx, long n_batches, int B, int T, double *loss);
+
+#endif

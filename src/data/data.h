@@ -98,7 +98,8 @@ void tb_windows_batch(const tb_token_windows *w, const long *idx, int B, int *in
  * batches as one that never stopped. */
 typedef struct {
     const tb_token_windows *w;
-    int B, accum;
+    int B, accum;          /* global batch rows and micro-batches per step */
+    int row_first, rows;   /* the rows this rank reads (all B by default; see tb_sampler_shard) */
     uint64_t seed;
     int *perm; /* permutation of epoch perm_epoch (cached) */
     long perm_epoch;
@@ -106,7 +107,9 @@ typedef struct {
 
 void tb_sampler_init(tb_window_sampler *s, const tb_token_windows *w, int B, int accum, uint64_t seed);
 void tb_sampler_free(tb_window_sampler *s);
-/* Fills inp (B,T) and targets (B,T) for (step, micro). Signature matches the trainer's batch callback. */
+/* Data parallel: this rank reads only rows [first, first + rows) of every global batch. */
+void tb_sampler_shard(tb_window_sampler *s, int first, int rows);
+/* Fills inp (rows,T) and targets (rows,T) for (step, micro). Signature matches the trainer's batch callback. */
 int tb_sampler_batch(void *sampler, long step, int micro, int *inp, int *targets);
 /* Sequential, unshuffled batches for evaluation: batch k holds windows kB..kB+B-1; rows past the
  * end get targets -1 (not scored). ctx is a tb_window_sampler. */

@@ -7,6 +7,8 @@ void tb_sampler_init(tb_window_sampler *s, const tb_token_windows *w, int B, int
     s->w = w;
     s->B = B;
     s->accum = accum;
+    s->row_first = 0;
+    s->rows = B;
     s->seed = seed;
     s->perm = tb_malloc((size_t)w->n_windows * sizeof(int));
     s->perm_epoch = -1;
@@ -15,6 +17,12 @@ void tb_sampler_init(tb_window_sampler *s, const tb_token_windows *w, int B, int
 void tb_sampler_free(tb_window_sampler *s) {
     tb_free(s->perm);
     s->perm = NULL;
+}
+
+void tb_sampler_shard(tb_window_sampler *s, int first, int rows) {
+    TB_ASSERT(first >= 0 && rows >= 1 && first + rows <= s->B);
+    s->row_first = first;
+    s->rows = rows;
 }
 
 static const int *epoch_perm(tb_window_sampler *s, long e) {
@@ -30,23 +38,23 @@ static const int *epoch_perm(tb_window_sampler *s, long e) {
 int tb_sampler_batch(void *sampler, long step, int micro, int *inp, int *targets) {
     tb_window_sampler *s = sampler;
     long n = s->w->n_windows;
-    long idx[s->B];
-    for (int b = 0; b < s->B; b++) {
-        long i = (step * s->accum + micro) * (long)s->B + b;
+    long idx[s->rows];
+    for (int b = 0; b < s->rows; b++) {
+        long i = (step * s->accum + micro) * (long)s->B + s->row_first + b;
         idx[b] = epoch_perm(s, i / n)[i % n];
     }
-    tb_windows_batch(s->w, idx, s->B, inp, targets);
+    tb_windows_batch(s->w, idx, s->rows, inp, targets);
     return TB_OK;
 }
 
 int tb_sampler_eval_batch(void *sampler, long k, int micro, int *inp, int *targets) {
     tb_window_sampler *s = sampler;
-    long n = s->w->n_windows, idx[s->B];
+    long n = s->w->n_windows, idx[s->rows];
     int T = s->w->T;
-    for (int b = 0; b < s->B; b++) idx[b] = (k * s->B + b) % n;
-    tb_windows_batch(s->w, idx, s->B, inp, targets);
-    for (int b = 0; b < s->B; b++) /* padding rows repeat real windows but are not scored */
-        if (k * s->B + b >= n)
+    for (int b = 0; b < s->rows; b++) idx[b] = (k * s->B + s->row_first + b) % n;
+    tb_windows_batch(s->w, idx, s->rows, inp, targets);
+    for (int b = 0; b < s->rows; b++) /* padding rows repeat real windows but are not scored */
+        if (k * s->B + s->row_first + b >= n)
             for (int t = 0; t < T; t++) targets[b * T + t] = -1;
     return TB_OK;
 }

@@ -187,6 +187,45 @@ size_t tb_model_num_params(const tb_model *m, int exclude_positions) {
     return n;
 }
 
+/* The tensors are declared layer-major, so a layer's tensors are one contiguous run of the table. */
+void tb_model_layer_range(const tb_model *m, const tb_paramset *ps, int l, size_t *begin, size_t *end) {
+    int L = m->cfg.n_layer, first = -1, last = -1;
+    int is_base = ps == &m->params;
+    const int *idx = is_base ? m->layout->layer : m->layout->adapter;
+    int width = is_base ? LW_COUNT : AW_COUNT;
+    *begin = *end = 0;
+    if (!idx || ps->n_tensors == 0) return;
+    /* the first and last tensor index of every block, from the index table */
+    int lo = ps->n_tensors, hi = -1;
+    for (int j = 0; j < L * width; j++)
+        if (idx[j] >= 0) {
+            lo = idx[j] < lo ? idx[j] : lo;
+            hi = idx[j] > hi ? idx[j] : hi;
+        }
+    if (l == -1) {
+        first = 0;
+        last = lo - 1;
+    } else if (l == L) {
+        first = hi + 1;
+        last = ps->n_tensors - 1;
+    } else {
+        first = ps->n_tensors;
+        for (int s = 0; s < width; s++) {
+            int t = idx[(size_t)l * width + s];
+            if (t < 0) continue;
+            first = t < first ? t : first;
+            last = t > last ? t : last;
+        }
+    }
+    if (first > last || first >= ps->n_tensors) {
+        size_t at = first < ps->n_tensors ? ps->tensors[first].offset : ps->numel;
+        *begin = *end = at;
+        return;
+    }
+    *begin = ps->tensors[first].offset;
+    *end = last + 1 < ps->n_tensors ? ps->tensors[last + 1].offset : ps->numel;
+}
+
 /* ---- pointer resolution ---------------------------------------------------------------------- */
 
 static void resolve(const tb_paramset *ps, int idx, float **w, float **g) {

@@ -436,14 +436,17 @@ void tb_model_backward(tb_model *m, int have_dlogits) {
         norm_backward(m, a->dres, g.g[GW_LNFW], g.g[GW_LNFB], a->dln, res_last, g.w[GW_LNFW], a->lnf_mean,
                       a->lnf_rstd, BT);
     }
+    if (m->on_grad_ready) m->on_grad_ready(m->grad_ready_ctx, c->n_layer);
     for (int l = last; l >= 0; l--) {
         if (l == m->capture_layer) /* the objective's gradient on block l's output joins the stream here */
             for (size_t i = 0; i < BTC; i++) a->dres[i] += a->hidden_grad[i];
         const float *res_in = l == 0 ? a->encoded : block_acts(m, l - 1).res3;
         block_backward(m, l, res_in);
+        if (m->on_grad_ready) m->on_grad_ready(m->grad_ready_ctx, l);
     }
     /* encoded = wte[inp] + wpe[t] */
     embedding_backward(g.g[GW_WTE], g.g[GW_WPE], a->dres, a->inp, a->B, a->T, C);
+    if (m->on_grad_ready) m->on_grad_ready(m->grad_ready_ctx, -1);
 }
 
 void tb_sequence_logprob(float *out, const float *logprob, const float *mask, int B, int T) {

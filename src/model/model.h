@@ -133,6 +133,11 @@ typedef struct {
     const int *targets;
 
     /* hooks */
+    /* Called during backward as gradients become final: with l = n_layer after the head and final
+     * norm, l = n_layer-1 .. 0 after each block, and l = -1 after the embeddings. Data-parallel
+     * training starts reducing a layer's gradients here while the layers below still run. */
+    void (*on_grad_ready)(void *ctx, int l);
+    void *grad_ready_ctx;
     int capture_layer; /* -1 = none; otherwise hidden() returns block l's residual output */
     int stop_at_capture; /* forward stops after the captured layer (no logits) when set */
 } tb_model;
@@ -166,6 +171,11 @@ void tb_model_backward(tb_model *m, int have_dlogits);
 /* Captured residual stream of block capture_layer: (B,T,C), and the buffer a gradient on it goes into. */
 const float *tb_model_hidden(const tb_model *m);
 float *tb_model_hidden_grad(tb_model *m);
+
+/* The flat range [begin, end) of ps (the base or adapter ParamSet of m) that layer l's tensors
+ * occupy: l in 0..n_layer-1 for blocks, l = -1 for what precedes block 0 (embeddings), l = n_layer
+ * for what follows the last block (final norm, untied head). Empty ranges have begin == end. */
+void tb_model_layer_range(const tb_model *m, const tb_paramset *ps, int l, size_t *begin, size_t *end);
 
 /* Sum of logprob over positions where mask[b,t] != 0: out (B). */
 void tb_sequence_logprob(float *out, const float *logprob, const float *mask, int B, int T);

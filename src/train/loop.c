@@ -4,6 +4,17 @@
 
 #include "train.h"
 
+/* Scored targets of the micro-batch over the whole group: the objective's normaliser. */
+static int count_scored(const tb_trainer *tr, const int *targets, long *n) {
+    long local = 0;
+    for (int i = 0; i < tr->B * tr->T; i++) local += targets[i] >= 0;
+    *n = local;
+    if (!tr->reducer) return TB_OK;
+    if (MPI_Allreduce(&local, n, 1, MPI_LONG, MPI_SUM, tr->reducer->comm) != MPI_SUCCESS)
+        return TB_ERROR(TB_ERR_MPI, "a rank of the group may have failed", "token-count all-reduce failed");
+    return TB_OK;
+}
+
 int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
     tb_model *m = tr->model;
     size_t BT = (size_t)tr->B * tr->T;
@@ -16,12 +27,20 @@ int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
         rc = tr->next_batch(tr->batch_ctx, step, u, inp, targets);
         if (rc == TB_OK) rc = tb_model_forward(m, inp, targets, tr->B, tr->T);
         tb_batch_view bv = {.model = m, .targets = m->targets, .B = tr->B, .T = tr->T};
+        if (rc == TB_OK) rc = count_scored(tr, targets, &bv.n_scored);
         if (rc == TB_OK) rc = tr->objective->loss_and_grad(tr->objective, &bv, 1.0f / (float)tr->accum, &l, 1);
+        /* the last micro-batch's backward reduces gradients as its layers finish */
+        if (rc == TB_OK && tr->reducer && u == tr->accum - 1) tb_grad_reducer_arm(tr->reducer);
         if (rc == TB_OK) tb_model_backward(m, tr->objective->uses_logits);
         total += l;
     }
     tb_free(inp);
     tb_free(targets);
+    if (rc == TB_OK && tr->reducer) rc = tb_grad_reducer_finish(tr->reducer);
+    if (rc == TB_OK && tr->reducer)
+        rc = MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_DOUBLE, MPI_SUM, tr->reducer->comm) == MPI_SUCCESS
+                 ? TB_OK
+                 : TB_ERROR(TB_ERR_MPI, "a rank of the group may have failed", "loss all-reduce failed");
     if (rc != TB_OK) {
         tb_error_trace(__FILE__, __LINE__, __func__);
         return rc;

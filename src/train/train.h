@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "core/core.h"
+#include "dist/dist.h"
 #include "model/model.h"
 
 /* ---- optimizers ------------------------------------------------------------------------------ */
@@ -56,11 +57,13 @@ float tb_clip_grad_norm(tb_paramset *ps, float max_norm);
 /* What an objective sees of one batch: the model after forward, and the batch's masks. */
 typedef struct {
     tb_model *model;
-    const int *targets; /* (B,T), -1 = not scored */
+    const int *targets; /* (B,T), -1 = not scored: this rank's rows */
     int B, T;
+    long n_scored;      /* scored targets of the whole micro-batch, summed over the data-parallel group */
 } tb_batch_view;
 
-/* An objective returns the loss of the batch and writes the gradient with respect to the model's
+/* An objective returns this rank's share of the loss of the batch (the shares sum to the loss over
+ * the group) and writes the gradient with respect to the model's
  * outputs (through tb_model_logprob_grad / tb_model_dlogits / tb_model_hidden_grad), scaled by
  * grad_scale (1/accumulation steps). */
 typedef struct tb_objective {
@@ -89,11 +92,14 @@ typedef struct {
     int B, T;
     int accum;      /* micro-batches per optimizer step */
     float clip;     /* global-norm clip (0 = off) */
-    tb_batch_fn next_batch;
+    tb_batch_fn next_batch; /* fills this rank's B rows of the group's global batch */
     void *batch_ctx;
+    tb_grad_reducer *reducer; /* data parallel: sums gradients over its group during backward;
+                               * NULL for one process */
 } tb_trainer;
 
-/* One optimizer step: accum forward/backward passes, clipping, the gradient mask, the update.
+/* One optimizer step: accum forward/backward passes, the gradient all-reduce over the group,
+ * clipping, the gradient mask, the update. The reported loss is the group's.
  * Fails with TB_ERR_NUMERIC (naming the step) if the loss or the gradient norm is not finite. */
 int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm);
 

@@ -1,18 +1,16 @@
 /* sft.c: token-level cross-entropy over the scored targets of a batch (the SFT objective).
- * loss = -(1/N) sum_{scored} logprob; dloss/dlogprob = -1/N at scored positions. */
+ * loss = -(1/N) sum_{scored} logprob; dloss/dlogprob = -1/N at scored positions, with N counted
+ * over the whole data-parallel group so that sharding the batch does not change the loss. */
 #include "train/train.h"
 
 static int sft_loss_and_grad(tb_objective *self, const tb_batch_view *bv, float grad_scale, double *loss,
                              int want_grad) {
     tb_model *m = bv->model;
     int BT = bv->B * bv->T;
-    long n = 0;
+    long n = bv->n_scored;
     double s = 0.0;
     for (int i = 0; i < BT; i++)
-        if (bv->targets[i] >= 0) {
-            s += m->logprob[i];
-            n++;
-        }
+        if (bv->targets[i] >= 0) s += m->logprob[i];
     *loss = n ? -s / (double)n : 0.0;
     if (!want_grad) return TB_OK;
     float *dlp = tb_malloc((size_t)BT * sizeof(float));

@@ -60,6 +60,37 @@ void tb_grad_reducer_arm(tb_grad_reducer *r);
 /* Starts what has not started, waits for every bucket: afterwards every rank holds the sum. */
 int tb_grad_reducer_finish(tb_grad_reducer *r);
 
+/* ---- data parallelism: all-reduce (ZeRO-0) or sharded optimizer state (ZeRO-1) ----------------- */
+
+typedef enum { TB_DP_ALLREDUCE = 0, TB_DP_ZERO1 = 1 } tb_dp_mode;
+
+typedef struct {
+    tb_dp_mode mode;
+    MPI_Comm comm;
+    int rank, size;
+    tb_paramset *ps;
+    tb_grad_reducer reducer;        /* ALLREDUCE: overlapped with backward */
+    size_t shard_begin, shard_end;  /* ZERO1: the part of the flat buffer this rank updates */
+    int *counts, *displs;           /* ZERO1: every rank's shard, for reduce-scatter and all-gather */
+    float *shard_grad;              /* ZERO1: receive buffer of the reduce-scatter */
+} tb_dp;
+
+/* ZeRO-1 shards are ceil(numel / size) rounded up to 16 floats, so every shard but the last is
+ * 64-byte aligned; the last may be shorter (or empty). */
+int tb_dp_init(tb_dp *d, tb_dp_mode mode, MPI_Comm comm, tb_model *m, tb_paramset *ps, size_t bucket_bytes);
+void tb_dp_free(tb_dp *d, tb_model *m);
+/* Call before the backward of a step's last micro-batch (starts the overlapped all-reduce). */
+void tb_dp_last_backward(tb_dp *d);
+/* After backward: ALLREDUCE leaves the summed gradient everywhere; ZERO1 leaves the summed
+ * gradient of this rank's shard in place (the rest of the buffer is stale). */
+int tb_dp_sync_grads(tb_dp *d);
+/* Global gradient norm over the group (of the shards under ZERO1), clipped in place to max_norm > 0. */
+int tb_dp_clip(tb_dp *d, float max_norm, float *norm);
+/* ZERO1, after the optimizer updated this rank's shard: every rank gets every shard. */
+int tb_dp_gather_params(tb_dp *d);
+/* Bytes of parameter, gradient and optimizer state this rank holds for ps (AdamW). */
+size_t tb_dp_state_bytes(const tb_dp *d);
+
 /* ---- sharded batches ------------------------------------------------------------------------- */
 
 /* Rows [*first, *first + *count) of a global batch of B rows that rank `rank` of `size` reads.

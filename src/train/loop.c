@@ -9,8 +9,8 @@ static int count_scored(const tb_trainer *tr, const int *targets, long *n) {
     long local = 0;
     for (int i = 0; i < tr->B * tr->T; i++) local += targets[i] >= 0;
     *n = local;
-    if (!tr->reducer) return TB_OK;
-    if (MPI_Allreduce(&local, n, 1, MPI_LONG, MPI_SUM, tr->reducer->comm) != MPI_SUCCESS)
+    if (!tr->dp) return TB_OK;
+    if (MPI_Allreduce(&local, n, 1, MPI_LONG, MPI_SUM, tr->dp->comm) != MPI_SUCCESS)
         return TB_ERROR(TB_ERR_MPI, "a rank of the group may have failed", "token-count all-reduce failed");
     return TB_OK;
 }
@@ -30,15 +30,15 @@ int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
         if (rc == TB_OK) rc = count_scored(tr, targets, &bv.n_scored);
         if (rc == TB_OK) rc = tr->objective->loss_and_grad(tr->objective, &bv, 1.0f / (float)tr->accum, &l, 1);
         /* the last micro-batch's backward reduces gradients as its layers finish */
-        if (rc == TB_OK && tr->reducer && u == tr->accum - 1) tb_grad_reducer_arm(tr->reducer);
+        if (rc == TB_OK && tr->dp && u == tr->accum - 1) tb_dp_last_backward(tr->dp);
         if (rc == TB_OK) tb_model_backward(m, tr->objective->uses_logits);
         total += l;
     }
     tb_free(inp);
     tb_free(targets);
-    if (rc == TB_OK && tr->reducer) rc = tb_grad_reducer_finish(tr->reducer);
-    if (rc == TB_OK && tr->reducer)
-        rc = MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_DOUBLE, MPI_SUM, tr->reducer->comm) == MPI_SUCCESS
+    if (rc == TB_OK && tr->dp) rc = tb_dp_sync_grads(tr->dp);
+    if (rc == TB_OK && tr->dp)
+        rc = MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_DOUBLE, MPI_SUM, tr->dp->comm) == MPI_SUCCESS
                  ? TB_OK
                  : TB_ERROR(TB_ERR_MPI, "a rank of the group may have failed", "loss all-reduce failed");
     if (rc != TB_OK) {
@@ -47,11 +47,13 @@ int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
     }
     *loss = total / tr->accum;
     /* the clip uses the unmasked gradient's norm; the mask is applied by the optimizer after it */
-    *grad_norm = tb_clip_grad_norm(tr->trainable, tr->clip);
+    if (tr->dp) TB_CHECK(tb_dp_clip(tr->dp, tr->clip, grad_norm));
+    else *grad_norm = tb_clip_grad_norm(tr->trainable, tr->clip);
     if (!isfinite(*loss) || !isfinite(*grad_norm))
         return TB_ERROR(TB_ERR_NUMERIC, "lower the learning rate or enable clipping",
                         "step %ld: loss %g, gradient norm %g is not finite", step, *loss, (double)*grad_norm);
     tb_optimizer_step(tr->opt, tr->trainable, tb_schedule_lr(&tr->sched, step));
+    if (tr->dp) TB_CHECK(tb_dp_gather_params(tr->dp));
     return TB_OK;
 }
 

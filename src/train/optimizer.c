@@ -6,16 +6,29 @@
 
 #include "train.h"
 
-void tb_optimizer_init(tb_optimizer *o, tb_opt_kind kind, const tb_paramset *ps) {
+void tb_optimizer_init_range(tb_optimizer *o, tb_opt_kind kind, size_t begin, size_t end) {
     memset(o, 0, sizeof *o);
     o->kind = kind;
     o->beta1 = 0.9f;
     o->beta2 = 0.95f;
     o->eps = 1e-8f;
     o->weight_decay = 0.0f;
-    o->numel = ps->numel;
-    o->m = tb_malloc((ps->numel ? ps->numel : 1) * sizeof(float));
-    if (kind == TB_OPT_ADAMW) o->v = tb_malloc((ps->numel ? ps->numel : 1) * sizeof(float));
+    o->begin = begin;
+    o->end = end;
+    o->numel = end - begin;
+    o->m = tb_malloc((o->numel ? o->numel : 1) * sizeof(float));
+    if (kind == TB_OPT_ADAMW) o->v = tb_malloc((o->numel ? o->numel : 1) * sizeof(float));
+}
+
+void tb_optimizer_init(tb_optimizer *o, tb_opt_kind kind, const tb_paramset *ps) {
+    tb_optimizer_init_range(o, kind, 0, ps->numel);
+}
+
+/* The part [*lo, *hi) of tensor t inside [begin, end); returns 0 when they do not meet. */
+static int clip_range(const tb_tensor *t, size_t begin, size_t end, size_t *lo, size_t *hi) {
+    *lo = t->offset > begin ? t->offset : begin;
+    *hi = t->offset + t->numel < end ? t->offset + t->numel : end;
+    return *lo < *hi;
 }
 
 void tb_optimizer_free(tb_optimizer *o) {
@@ -61,44 +74,50 @@ static void sgd_tensor(float *p, const float *g, const float *mask, float *buf, 
 }
 
 void tb_optimizer_step(tb_optimizer *o, tb_paramset *ps, float lr) {
-    TB_ASSERT(o->numel == ps->numel);
+    TB_ASSERT(o->end <= ps->numel);
     o->step++;
     float bc1 = 1.0f - powf(o->beta1, (float)o->step), bc2 = 1.0f - powf(o->beta2, (float)o->step);
     for (int i = 0; i < ps->n_tensors; i++) {
         const tb_tensor *t = &ps->tensors[i];
-        if (t->frozen) continue;
-        size_t off = t->offset;
+        size_t lo, hi;
+        if (t->frozen || !clip_range(t, o->begin, o->end, &lo, &hi)) continue;
         float wd = t->decay ? o->weight_decay : 0.0f;
-        const float *mask = ps->grad_mask ? ps->grad_mask + off : NULL;
+        const float *mask = ps->grad_mask ? ps->grad_mask + lo : NULL;
+        size_t mo = lo - o->begin; /* the moments are indexed from the start of the range */
         if (o->kind == TB_OPT_ADAMW)
-            adamw_tensor(ps->data + off, ps->grad + off, mask, o->m + off, o->v + off, t->numel, lr, wd, o->beta1,
-                         o->beta2, o->eps, bc1, bc2);
+            adamw_tensor(ps->data + lo, ps->grad + lo, mask, o->m + mo, o->v + mo, hi - lo, lr, wd, o->beta1, o->beta2,
+                         o->eps, bc1, bc2);
         else
-            sgd_tensor(ps->data + off, ps->grad + off, mask, o->m + off, t->numel, lr, wd, o->momentum);
+            sgd_tensor(ps->data + lo, ps->grad + lo, mask, o->m + mo, hi - lo, lr, wd, o->momentum);
+    }
+}
+
+double tb_grad_sumsq(const tb_paramset *ps, size_t begin, size_t end) {
+    double sumsq = 0.0;
+    for (int i = 0; i < ps->n_tensors; i++) {
+        size_t lo, hi;
+        if (ps->tensors[i].frozen || !clip_range(&ps->tensors[i], begin, end, &lo, &hi)) continue;
+        const float *g = ps->grad;
+        double s = 0.0;
+#pragma omp parallel for reduction(+ : s) schedule(static)
+        for (size_t j = lo; j < hi; j++) s += (double)g[j] * g[j];
+        sumsq += s;
+    }
+    return sumsq;
+}
+
+void tb_grad_scale(tb_paramset *ps, size_t begin, size_t end, float scale) {
+    for (int i = 0; i < ps->n_tensors; i++) {
+        size_t lo, hi;
+        if (ps->tensors[i].frozen || !clip_range(&ps->tensors[i], begin, end, &lo, &hi)) continue;
+        float *g = ps->grad;
+#pragma omp parallel for simd schedule(static)
+        for (size_t j = lo; j < hi; j++) g[j] *= scale;
     }
 }
 
 float tb_clip_grad_norm(tb_paramset *ps, float max_norm) {
-    double sumsq = 0.0;
-    for (int i = 0; i < ps->n_tensors; i++) {
-        const tb_tensor *t = &ps->tensors[i];
-        if (t->frozen) continue;
-        const float *g = ps->grad + t->offset;
-        double s = 0.0;
-#pragma omp parallel for reduction(+ : s) schedule(static)
-        for (size_t j = 0; j < t->numel; j++) s += (double)g[j] * g[j];
-        sumsq += s;
-    }
-    float norm = (float)sqrt(sumsq);
-    if (max_norm > 0.0f && norm > max_norm) {
-        float scale = max_norm / (norm + 1e-6f);
-        for (int i = 0; i < ps->n_tensors; i++) {
-            const tb_tensor *t = &ps->tensors[i];
-            if (t->frozen) continue;
-            float *g = ps->grad + t->offset;
-#pragma omp parallel for simd schedule(static)
-            for (size_t j = 0; j < t->numel; j++) g[j] *= scale;
-        }
-    }
+    float norm = (float)sqrt(tb_grad_sumsq(ps, 0, ps->numel));
+    if (max_norm > 0.0f && norm > max_norm) tb_grad_scale(ps, 0, ps->numel, max_norm / (norm + 1e-6f));
     return norm;
 }

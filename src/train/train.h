@@ -20,14 +20,18 @@ typedef struct {
     float beta1, beta2, eps; /* AdamW */
     float momentum;          /* SGD (0 = plain) */
     float weight_decay;      /* decoupled; applied to tensors with decay set (2-D weights) only */
-    float *m, *v;            /* moments (AdamW: m, v; SGD: m = momentum buffer) over the ParamSet */
-    size_t numel;
+    float *m, *v;            /* moments (AdamW: m, v; SGD: m = momentum buffer) over [begin, end) */
+    size_t begin, end;       /* the part of the flat buffer this optimizer updates (ZeRO-1: a shard) */
+    size_t numel;            /* end - begin */
     long step;
 } tb_optimizer;
 
+/* An optimizer for the whole ParamSet. */
 void tb_optimizer_init(tb_optimizer *o, tb_opt_kind kind, const tb_paramset *ps);
+/* An optimizer that owns only [begin, end) of the flat buffer: its moments are end - begin long. */
+void tb_optimizer_init_range(tb_optimizer *o, tb_opt_kind kind, size_t begin, size_t end);
 void tb_optimizer_free(tb_optimizer *o);
-/* One update of every non-frozen tensor of ps at learning rate lr. The ParamSet's grad_mask, if
+/* One update of the non-frozen elements of ps in the optimizer's range at learning rate lr. The ParamSet's grad_mask, if
  * any, is applied to the gradient first (masked elements get zero moments; decoupled decay still
  * applies to them). */
 void tb_optimizer_step(tb_optimizer *o, tb_paramset *ps, float lr);
@@ -51,6 +55,10 @@ int tb_sched_kind_parse(const char *s, tb_sched_kind *out);
 /* Global L2 norm of the non-frozen gradients; clips them in place to max_norm when max_norm > 0.
  * Returns the norm before clipping. */
 float tb_clip_grad_norm(tb_paramset *ps, float max_norm);
+/* Building blocks for sharded clipping: the squared norm of the non-frozen gradients in
+ * [begin, end), and their scaling in place. */
+double tb_grad_sumsq(const tb_paramset *ps, size_t begin, size_t end);
+void tb_grad_scale(tb_paramset *ps, size_t begin, size_t end, float scale);
 
 /* ---- objectives ------------------------------------------------------------------------------ */
 
@@ -94,8 +102,8 @@ typedef struct {
     float clip;     /* global-norm clip (0 = off) */
     tb_batch_fn next_batch; /* fills this rank's B rows of the group's global batch */
     void *batch_ctx;
-    tb_grad_reducer *reducer; /* data parallel: sums gradients over its group during backward;
-                               * NULL for one process */
+    tb_dp *dp;                /* data parallel over a group (all-reduce or ZeRO-1); NULL for one
+                               * process. Under ZeRO-1 opt must own dp's shard (tb_optimizer_init_range). */
 } tb_trainer;
 
 /* One optimizer step: accum forward/backward passes, the gradient all-reduce over the group,

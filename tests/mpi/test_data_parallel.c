@@ -28,8 +28,8 @@ static void make_windows(void) {
     tb_free(stream);
 }
 
-/* Trains STEPS steps; with reducer != 0 over MPI_COMM_WORLD, each rank holding its shard of rows. */
-static void train(tb_family f, int distributed, double *losses, float *weights, size_t n_weights) {
+/* Trains STEPS steps; distributed: over MPI_COMM_WORLD in the given mode, each rank reading its rows. */
+static void train(tb_family f, int distributed, tb_dp_mode mode, double *losses, float *weights, size_t n_weights) {
     int rank = 0, size = 1;
     if (distributed) {
         MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -40,21 +40,25 @@ static void train(tb_family f, int distributed, double *losses, float *weights, 
     tb_model m;
     assert_int_equal(tb_model_create(&m, &c), TB_OK);
     tb_model_init(&m, 8);
-    tb_optimizer o;
-    tb_optimizer_init(&o, TB_OPT_ADAMW, &m.params);
-    o.weight_decay = 0.1f;
     int first, rows;
     assert_int_equal(tb_shard_rows(GLOBAL_B, rank, size, &first, &rows), TB_OK);
     tb_window_sampler s;
     tb_sampler_init(&s, &windows, GLOBAL_B, ACCUM, 5);
     tb_sampler_shard(&s, first, rows);
-    tb_grad_reducer red;
+    tb_dp dp;
+    tb_optimizer o;
     /* a small bucket limit forces several buckets, so overlap and ordering are exercised */
-    if (distributed) assert_int_equal(tb_grad_reducer_init(&red, MPI_COMM_WORLD, &m, &m.params, 16 * 1024), TB_OK);
+    if (distributed) {
+        assert_int_equal(tb_dp_init(&dp, mode, MPI_COMM_WORLD, &m, &m.params, 16 * 1024), TB_OK);
+        tb_optimizer_init_range(&o, TB_OPT_ADAMW, dp.shard_begin, dp.shard_end);
+    } else {
+        tb_optimizer_init(&o, TB_OPT_ADAMW, &m.params);
+    }
+    o.weight_decay = 0.1f;
     tb_objective sft = tb_objective_sft();
     tb_trainer tr = {.model = &m, .trainable = &m.params, .opt = &o, .objective = &sft, .B = rows, .T = T,
                      .accum = ACCUM, .clip = 1.0f, .next_batch = tb_sampler_batch, .batch_ctx = &s,
-                     .reducer = distributed ? &red : NULL,
+                     .dp = distributed ? &dp : NULL,
                      .sched = {.kind = TB_SCHED_COSINE, .lr = 3e-3f, .min_lr = 1e-4f, .warmup = 2, .total = STEPS}};
     for (long step = 0; step < STEPS; step++) {
         float gn;
@@ -62,20 +66,24 @@ static void train(tb_family f, int distributed, double *losses, float *weights, 
     }
     memcpy(weights, m.params.data, n_weights * sizeof(float));
     if (distributed) {
-        assert_true(red.n_buckets > 2);
-        tb_grad_reducer_free(&red, &m);
+        if (mode == TB_DP_ALLREDUCE) assert_true(dp.reducer.n_buckets > 2);
+        /* ZeRO-1 keeps AdamW moments for this rank's shard only */
+        size_t share = (m.params.numel + (size_t)size - 1) / (size_t)size + 16;
+        if (mode == TB_DP_ZERO1) assert_true(o.numel <= share);
+        else assert_int_equal(o.numel, m.params.numel);
+        tb_dp_free(&dp, &m);
     }
     tb_sampler_free(&s);
     tb_optimizer_free(&o);
     tb_model_free(&m);
 }
 
-static void equivalence(tb_family f) {
+static void equivalence(tb_family f, tb_dp_mode mode) {
     enum { NW = 4096 };
     double ref[STEPS], dp[STEPS];
     static float wref[NW], wdp[NW];
-    train(f, 0, ref, wref, NW);
-    train(f, 1, dp, wdp, NW);
+    train(f, 0, mode, ref, wref, NW);
+    train(f, 1, mode, dp, wdp, NW);
     for (int i = 0; i < STEPS; i++) {
         double rel = fabs(ref[i] - dp[i]) / fabs(ref[i]);
         if (rel > 1e-5) fail_msg("step %d: one process %.9g, data parallel %.9g (relative %.3g)", i, ref[i], dp[i], rel);
@@ -89,8 +97,10 @@ static void equivalence(tb_family f) {
     assert_memory_equal(mx, mn, sizeof mx);
 }
 
-static void test_dp_gpt2(void **s) { equivalence(TB_FAMILY_GPT2); }
-static void test_dp_llama(void **s) { equivalence(TB_FAMILY_LLAMA); }
+static void test_dp_gpt2(void **s) { equivalence(TB_FAMILY_GPT2, TB_DP_ALLREDUCE); }
+static void test_dp_llama(void **s) { equivalence(TB_FAMILY_LLAMA, TB_DP_ALLREDUCE); }
+static void test_zero1_gpt2(void **s) { equivalence(TB_FAMILY_GPT2, TB_DP_ZERO1); }
+static void test_zero1_llama(void **s) { equivalence(TB_FAMILY_LLAMA, TB_DP_ZERO1); }
 
 /* groups: every split is consistent, and a size that does not divide the world is refused */
 static void test_groups(void **s) {
@@ -122,6 +132,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_dp_gpt2),
         cmocka_unit_test(test_dp_llama),
+        cmocka_unit_test(test_zero1_gpt2),
+        cmocka_unit_test(test_zero1_llama),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tb_windows_free(&windows);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "data/data.h"
 #include "io/io.h"
 #include "model/model.h"
 #include "train/train.h"
@@ -29,16 +30,16 @@ static int run(const char *path, const eval_opts *o) {
     int rc = T <= m.cfg.max_seq_len ? TB_OK
                                     : TB_ERROR(TB_ERR_ARG, "use --seq-len at most the model's max_seq_len",
                                                "--seq-len %d exceeds the model's %d", T, m.cfg.max_seq_len);
-    if (rc == TB_OK) rc = cli_corpus_load(o->corpus, (uint64_t)o->seed, &text, &len);
+    if (rc == TB_OK) rc = tb_corpus_load(o->corpus, (uint64_t)o->seed, &text, &len);
     /* a user corpus is scored whole; the embedded one on the validation tail pretrain held out */
     int whole = o->corpus != NULL;
-    if (rc == TB_OK) rc = cli_corpus_windows(&tok, text, len, T, whole ? 0.0f : o->val_fraction, &train, whole ? NULL : &val);
+    if (rc == TB_OK) rc = tb_corpus_windows(&tok, text, len, T, whole ? 0.0f : o->val_fraction, &train, whole ? NULL : &val);
     tb_token_windows *w = whole ? &train : &val;
     double loss = 0.0;
     if (rc == TB_OK) {
         tb_window_sampler s;
         tb_sampler_init(&s, w, o->batch, 1, 0);
-        rc = tb_eval_loss(&m, tb_sampler_eval_batch, &s, (w->n_windows + o->batch - 1) / o->batch, o->batch, T, &loss);
+        rc = tb_eval_loss(&m, tb_sampler_eval_batch, &s, (w->n_windows + o->batch - 1) / o->batch, o->batch, T, NULL, &loss);
         tb_sampler_free(&s);
     }
     if (rc == TB_OK)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "data/data.h"
 #include "io/io.h"
 #include "model/model.h"
 #include "train/train.h"
@@ -57,7 +58,7 @@ static int run(pretrain_opts *o) {
     cli_set_threads(o->threads);
     char *text;
     size_t len;
-    TB_CHECK(cli_corpus_load(o->corpus, (uint64_t)o->seed, &text, &len));
+    TB_CHECK(tb_corpus_load(o->corpus, (uint64_t)o->seed, &text, &len));
 
     tb_model m;
     tb_tokenizer tok;
@@ -95,7 +96,7 @@ static int run(pretrain_opts *o) {
 
     tb_token_windows train_w, val_w;
     memset(&val_w, 0, sizeof val_w);
-    rc = cli_corpus_windows(&tok, text, len, o->seq_len, o->val_fraction, &train_w,
+    rc = tb_corpus_windows(&tok, text, len, o->seq_len, o->val_fraction, &train_w,
                             o->val_fraction > 0 ? &val_w : NULL);
     tb_free(text);
     TB_CHECK(rc);
@@ -133,7 +134,7 @@ static int run(pretrain_opts *o) {
         if (val_w.n_windows && o->eval_every > 0 && ((step + 1) % o->eval_every == 0 || last)) {
             double vl;
             long nb = (val_w.n_windows + o->batch - 1) / o->batch;
-            rc = tb_eval_loss(&m, tb_sampler_eval_batch, &val_sampler, nb, o->batch, o->seq_len, &vl);
+            rc = tb_eval_loss(&m, tb_sampler_eval_batch, &val_sampler, nb, o->batch, o->seq_len, NULL, &vl);
             if (rc == TB_OK && !o->quiet) tb_info("step %ld: validation loss %.4f, perplexity %.2f", step + 1, vl, exp(vl));
         }
         if (rc == TB_OK && (last || (o->save_every > 0 && (step + 1) % o->save_every == 0)))

@@ -9,6 +9,9 @@ static const struct {
     int (*run)(int, char **);
     const char *summary;
 } commands[] = {
+    {"run", cmd_run, "run a sweep spec over MPI ranks into a collective HDF5 results file"},
+    {"merge", cmd_merge, "combine the results files of a sliced sweep (job arrays) into one"},
+    {"topo", cmd_topo, "the machine, and each MPI rank's binding and threads"},
     {"pretrain", cmd_pretrain, "train a model from scratch on a corpus (default: the embedded one)"},
     {"sample", cmd_sample, "generate text from a checkpoint"},
     {"eval", cmd_eval, "loss and perplexity of a checkpoint on a corpus"},
@@ -38,11 +41,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < N_COMMANDS; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {
             int rc = commands[i].run(argc - 2, argv + 2);
-            if (rc != TB_OK && rc != CLI_HELP_SHOWN) {
-                tb_error_report(stderr);
-                return 1;
-            }
-            return 0;
+            if (rc == TB_OK || rc == CLI_HELP_SHOWN) return 0;
+            if (rc <= CLI_EXIT(0)) return -(rc + 100);
+            if (rc != CLI_REPORTED) tb_error_report(stderr);
+            return 1;
         }
     fprintf(stderr, "error: unknown command '%s'\n\n", argv[1]);
     usage(stderr);

@@ -89,6 +89,12 @@ typedef struct {
 /* Cuts a token stream into non-overlapping windows of T+1 tokens (stride T). */
 int tb_windows_from_stream(tb_token_windows *w, const int *stream, size_t n, int T);
 void tb_windows_free(tb_token_windows *w);
+/* Reads path, or generates the embedded corpus from seed when path is NULL or "". */
+int tb_corpus_load(const char *path, uint64_t seed, char **text, size_t *len);
+/* Encodes text and cuts it into windows of T+1 tokens; the last val_fraction of the stream is the
+ * validation split (val may be NULL to skip it). */
+int tb_corpus_windows(const tb_tokenizer *tok, const char *text, size_t len, int T, float val_fraction,
+                      tb_token_windows *train, tb_token_windows *val);
 /* Fills a batch: inp (B,T), targets (B,T) (-1 where masked out) for window indices idx[0..B). */
 void tb_windows_batch(const tb_token_windows *w, const long *idx, int B, int *inp, int *targets);
 

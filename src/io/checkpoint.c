@@ -316,6 +316,10 @@ static int write_contents(hid_t file, const char *path, const tb_model *m, const
     }
     if (tok) TB_CHECK(write_tokenizer(file, path, tok));
     if (st && st->opt_m) TB_CHECK(write_optimizer(file, path, st));
+    if (st && st->trace) {
+        hsize_t n = (hsize_t)st->trace_len;
+        TB_CHECK(dataset_write(file, path, "trace", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->trace));
+    }
     /* everything else reaches the file before `complete` does, so a torn write never carries it */
     if (H5Fflush(file, H5F_SCOPE_LOCAL) < 0) return WRITE_FAILED(path, "file", path);
     TB_CHECK(attr_write(file, path, "complete", H5T_STD_I32LE, H5T_NATIVE_INT, &complete));
@@ -760,9 +764,26 @@ static int read_optimizer_in(hid_t g, const char *path, const tb_model *m, tb_ck
     return read_floats(g, path, "optimizer", "v", 1, &want, st->opt_v);
 }
 
+/* The trace is whatever length it was written with: read its extent, then its values. */
+static int read_trace(hid_t file, const char *path, tb_ckpt_state *st) {
+    hid_t d = -1;
+    int ndim;
+    hsize_t dims[H5S_MAX_RANK];
+    TB_CHECK(dataset_open(file, path, "", "trace", H5T_FLOAT, &d, &ndim, dims));
+    int rc = ndim == 1 ? TB_OK : TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: /trace is not a vector", path);
+    if (rc == TB_OK) {
+        st->trace_len = (size_t)dims[0];
+        st->trace = tb_malloc((st->trace_len ? st->trace_len : 1) * sizeof(float));
+        rc = dataset_read_all(d, path, "", "trace", H5T_NATIVE_FLOAT, dims[0], st->trace);
+    }
+    H5Dclose(d);
+    return rc;
+}
+
 static void free_state(tb_ckpt_state *st) {
     tb_free(st->opt_m);
     tb_free(st->opt_v);
+    tb_free(st->trace);
     memset(st, 0, sizeof *st);
 }
 
@@ -773,13 +794,16 @@ static int read_state(hid_t file, const char *path, const tb_model *m, tb_ckpt_s
     TB_CHECK(attr_read(file, path, "/", "rng_key", H5T_NATIVE_UINT64, &st->rng.key));
     TB_CHECK(attr_read(file, path, "/", "rng_counter", H5T_NATIVE_UINT64, &st->rng.counter));
     st->step = (long)step;
-    int present = 0;
+    int present = 0, rc = TB_OK;
     TB_CHECK(link_exists(file, path, "/", "optimizer", &present));
-    if (!present) return TB_OK;
-    hid_t g = -1;
-    TB_CHECK(group_open(file, path, "optimizer", &g));
-    int rc = read_optimizer_in(g, path, m, st);
-    H5Gclose(g);
+    if (present) {
+        hid_t g = -1;
+        TB_CHECK(group_open(file, path, "optimizer", &g));
+        rc = read_optimizer_in(g, path, m, st);
+        H5Gclose(g);
+    }
+    if (rc == TB_OK) rc = link_exists(file, path, "/", "trace", &present);
+    if (rc == TB_OK && present) rc = read_trace(file, path, st);
     if (rc != TB_OK) free_state(st);
     return rc;
 }

@@ -25,6 +25,10 @@ typedef struct {
     float *opt_m, *opt_v;
     size_t opt_numel;
     int opt_on_adapter; /* 1: the moments belong to the adapter ParamSet, 0: the base one */
+    /* what a run logged so far (e.g. a point's loss curve), restored on resume so the finished
+     * record equals an uninterrupted run's; NULL / 0 when absent. Allocated with tb_malloc on load. */
+    float *trace;
+    size_t trace_len;
 } tb_ckpt_state;
 
 /* Writes m (config, base + adapter parameters), tok (may be NULL) and st (may be NULL). */
@@ -181,5 +185,9 @@ int tb_results_close(tb_results *r);
 int tb_results_merge(const char *out_path, const char *const *inputs, int n_inputs);
 /* ================================================================================================
  * end of results file */
+
+/* Prints a closed results file as a Markdown table: one row per point with its status, swept
+ * values and metrics (serial; src/io/results_table.c). */
+int tb_results_print_table(const char *path, FILE *out);
 
 #endif

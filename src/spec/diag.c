@@ -1,6 +1,7 @@
 /* diag.c: spec errors are collected rather than returned one at a time, so that a user fixing a
  * spec sees every problem of it in one run; each names its file, line, column and key. */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spec_internal.h"
@@ -13,6 +14,7 @@ void spec_error(spec_diags *d, spec_loc at, const char *key, const char *hint, c
     va_end(ap);
     d->items = spec_grow(d->arena, d->items, sizeof *d->items, d->n, &d->cap);
     spec_diag *e = &d->items[d->n++];
+    e->at = at;
     if (key)
         e->text = spec_printf(d->arena, "%s:%d:%d: %s: %s", at.file, at.line, at.col, key, msg);
     else
@@ -20,8 +22,35 @@ void spec_error(spec_diags *d, spec_loc at, const char *key, const char *hint, c
     e->hint = hint ? spec_strdup(d->arena, hint) : NULL;
 }
 
-int spec_errors_report(const spec_diags *d, FILE *errs) {
+/* Errors are found check by check, not line by line; people read a file top down. */
+static void sort_by_place(spec_diags *d) {
+    int *rank = spec_alloc(d->arena, sizeof *rank * (size_t)d->n);
+    for (int i = 0; i < d->n; i++) {
+        rank[i] = i;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(d->items[j].at.file, d->items[i].at.file)) {
+                rank[i] = rank[j];
+                break;
+            }
+    }
+    for (int i = 1; i < d->n; i++) { /* stable insertion sort on (file rank, line, column) */
+        spec_diag e = d->items[i];
+        int r = rank[i], j = i;
+        while (j > 0 && (rank[j - 1] > r || (rank[j - 1] == r && (d->items[j - 1].at.line > e.at.line ||
+                                                                   (d->items[j - 1].at.line == e.at.line &&
+                                                                    d->items[j - 1].at.col > e.at.col))))) {
+            d->items[j] = d->items[j - 1];
+            rank[j] = rank[j - 1];
+            j--;
+        }
+        d->items[j] = e;
+        rank[j] = r;
+    }
+}
+
+int spec_errors_report(spec_diags *d, FILE *errs) {
     if (d->n == 0) return TB_OK;
+    sort_by_place(d);
     if (errs) {
         int shown = d->n < TB_SPEC_MAX_REPORTED ? d->n : TB_SPEC_MAX_REPORTED;
         for (int i = 0; i < shown; i++) {
@@ -34,6 +63,13 @@ int spec_errors_report(const spec_diags *d, FILE *errs) {
     const spec_diag *first = &d->items[0];
     if (d->n == 1) return TB_ERROR(TB_ERR_ARG, first->hint, "%s", first->text);
     return TB_ERROR(TB_ERR_ARG, first->hint, "%s (and %d more)", first->text, d->n - 1);
+}
+
+void spec_format_double(char *buf, size_t n, double x) {
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, n, "%.*g", digits, x);
+        if (strtod(buf, NULL) == x) return;
+    }
 }
 
 int spec_edit_distance(const char *a, const char *b) {

@@ -4,7 +4,9 @@
  *   diag.c      the list of errors with their file:line:col, printing, edit distance
  *   parse.c     YAML files (and their includes) -> one merged, flattened document
  *   validate.c  merged document + schema -> typed parameters and sweep axes
- *   expand.c    axes x seeds -> points, hashes, canonical text; accessors and the points table
+ *   expand.c    axes x seeds -> points, their hashes and the canonical text
+ *   points.c    accessors of a point's values and the points table
+ *   load.c      tb_spec_load / tb_spec_free: the steps above in order
  */
 #ifndef TB_SPEC_INTERNAL_H
 #define TB_SPEC_INTERNAL_H
@@ -54,6 +56,7 @@ typedef struct {
 } spec_loc;
 
 typedef struct {
+    spec_loc at;
     const char *text; /* "file:line:col: key: message" */
     const char *hint;
 } spec_diag;
@@ -67,9 +70,14 @@ typedef struct {
 /* Records one error at `at` about key (NULL when the error concerns no key). */
 void spec_error(spec_diags *d, spec_loc at, const char *key, const char *hint, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* TB_OK when nothing was recorded; otherwise prints the errors to errs (if not NULL) and returns
- * TB_ERR_ARG with the first error and the count of the others in the error record. */
-int spec_errors_report(const spec_diags *d, FILE *errs);
+/* TB_OK when nothing was recorded; otherwise sorts the errors (by file, in order of first
+ * mention, then line and column), prints them to errs (if not NULL) and returns TB_ERR_ARG with the
+ * first error and the count of the others in the error record. */
+int spec_errors_report(spec_diags *d, FILE *errs);
+
+/* The shortest %g form of x that reads back as x (0.1, not 0.10000000000000001): for people;
+ * canonical texts use %.17g. */
+void spec_format_double(char *buf, size_t n, double x);
 
 /* Optimal string alignment distance (edits: insert, delete, substitute, swap two neighbours). */
 int spec_edit_distance(const char *a, const char *b);
@@ -122,7 +130,29 @@ void spec_validate(tb_spec *s, const spec_doc *doc, const tb_spec_schema *const 
 
 /* ---- expand.c -------------------------------------------------------------------------------- */
 
-/* Fills s->points (seeds, hashes) and s->canonical; s has been validated without errors. */
+/* Where canonical text goes: always into a running FNV-1a 64 hash, and also into a growing text
+ * and/or a fixed buffer (truncated; len counts everything) when they are set. One writer for the
+ * hash and the text keeps the two from ever disagreeing. */
+typedef struct {
+    uint64_t hash;
+    spec_text *text;
+    char *buf;
+    size_t cap, len;
+} spec_sink;
+
+spec_sink spec_sink_make(spec_text *text, char *buf, size_t cap);
+void spec_emit(spec_sink *k, const char *s, size_t n);
+/* ints %ld, floats %.17g, bools true/false, strings quoted with \\ \" \n escaped */
+void spec_emit_value(spec_sink *k, tb_spec_type t, const tb_spec_value *v);
+/* The point's canonical text: workload="w"\n, seed=n\n (when with_seed), then key=value\n for every
+ * field in key order, or only those whose key starts with one of prefixes (when prefixes). */
+void spec_emit_point(spec_sink *k, const tb_spec *s, int p, const char *const *prefixes, int n_prefixes,
+                     int with_seed);
+/* Schema field index of key (binary search in key order), or -1. */
+int spec_field_index(const tb_spec *s, const char *key);
+const tb_spec_value *spec_value_of(const tb_spec *s, int p, int f);
+
+/* Sorts the keys, fills s->points (seeds, hashes) and s->canonical; s was validated without errors. */
 void spec_expand(tb_spec *s);
 
 #endif

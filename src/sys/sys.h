@@ -97,9 +97,10 @@ int tb_thread_plan_make(tb_thread_plan *plan, int cores, int cores_owned, int ra
                         const char *env_openblas, const char *env_omp);
 /* openblas_set_num_threads and omp_set_num_threads. */
 void tb_thread_plan_apply(const tb_thread_plan *plan);
-/* The text to warn with (once per run) when plan->oversubscribed: says how many ranks share how many
- * cores and what to launch instead. */
-void tb_thread_plan_warning(char *buf, size_t cap, const tb_thread_plan *plan);
+/* The text to warn with, once per run, when a node is oversubscribed (plan.oversubscribed, or a
+ * gathered tb_rank_placement's): how many ranks share how many cores, and what to launch instead.
+ * To warn once, let rank 0 warn after an all-reduce (MAX) of the flag, or from the gathered rows. */
+void tb_sys_oversubscription_warning(char *buf, size_t cap, int ranks_on_node, int cores);
 
 /* Ranks of comm on the calling rank's node (MPI_Comm_split_type, MPI_COMM_TYPE_SHARED). Collective. */
 int tb_sys_ranks_on_node(MPI_Comm comm, int *ranks_on_node);
@@ -116,6 +117,7 @@ const char *tb_sys_blas_config(void);
 typedef struct {
     char hostname[TB_HOSTNAME_CAP];
     char binding[TB_CPUSET_CAP];
+    int cores;        /* of the node */
     int bound, cores_owned;
     int ranks_on_node, ranks_sharing;
     int blas_threads; /* as OpenBLAS reports it at the time of the call */

@@ -51,12 +51,12 @@ void tb_thread_plan_apply(const tb_thread_plan *plan) {
     omp_set_num_threads(plan->omp_threads);
 }
 
-void tb_thread_plan_warning(char *buf, size_t cap, const tb_thread_plan *plan) {
+void tb_sys_oversubscription_warning(char *buf, size_t cap, int ranks_on_node, int cores) {
     snprintf(buf, cap,
              "%d ranks share the %d cores of a node: they time-share the cores, so step times do not measure "
              "the hardware. Launch at most %d ranks per node (mpirun --map-by ppr:%d:node, srun "
              "--ntasks-per-node=%d).",
-             plan->ranks_on_node, plan->cores, plan->cores, plan->cores, plan->cores);
+             ranks_on_node, cores, cores, cores, cores);
 }
 
 /* The ranks of comm that share this rank's node (shared memory), in comm's order. */
@@ -126,6 +126,7 @@ int tb_sys_gather_placement(tb_rank_placement *rows, MPI_Comm comm, int root, co
     memset(&mine, 0, sizeof mine);
     memcpy(mine.hostname, t->hostname, sizeof mine.hostname);
     memcpy(mine.binding, t->binding, sizeof mine.binding);
+    mine.cores = t->n_cores;
     mine.bound = t->bound;
     mine.cores_owned = t->cores_owned;
     mine.ranks_on_node = plan->ranks_on_node;

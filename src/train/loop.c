@@ -57,7 +57,8 @@ int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
     return TB_OK;
 }
 
-int tb_eval_loss(tb_model *m, tb_batch_fn next_batch, void *ctx, long n_batches, int B, int T, double *loss) {
+int tb_eval_loss(tb_model *m, tb_batch_fn next_batch, void *ctx, long n_batches, int B, int T, const tb_dp *dp,
+                 double *loss) {
     size_t BT = (size_t)B * T;
     int *inp = tb_malloc(BT * sizeof(int)), *targets = tb_malloc(BT * sizeof(int));
     double s = 0.0;
@@ -75,6 +76,13 @@ int tb_eval_loss(tb_model *m, tb_batch_fn next_batch, void *ctx, long n_batches,
     tb_free(inp);
     tb_free(targets);
     TB_CHECK(rc);
+    if (dp) {
+        double sn[2] = {s, (double)n};
+        if (MPI_Allreduce(MPI_IN_PLACE, sn, 2, MPI_DOUBLE, MPI_SUM, dp->comm) != MPI_SUCCESS)
+            return TB_ERROR(TB_ERR_MPI, "a rank of the group may have failed", "evaluation all-reduce failed");
+        s = sn[0];
+        n = (long)sn[1];
+    }
     *loss = n ? s / (double)n : 0.0;
     return TB_OK;
 }

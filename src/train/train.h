@@ -112,7 +112,9 @@ typedef struct {
 int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm);
 
 /* Mean token loss of the objective-free cross-entropy over n_batches batches from next_batch
- * (step index = batch index, micro 0), without touching gradients. */
-int tb_eval_loss(tb_model *m, tb_batch_fn next_batch, void *ctx, long n_batches, int B, int T, double *loss);
+ * (step index = batch index, micro 0), without touching gradients. With dp, each rank scores its
+ * rows and the mean is over the whole group. */
+int tb_eval_loss(tb_model *m, tb_batch_fn next_batch, void *ctx, long n_batches, int B, int T, const tb_dp *dp,
+                 double *loss);
 
 #endif

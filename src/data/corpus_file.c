@@ -1,11 +1,11 @@
-/* corpus.c: reading a training corpus (a text file, or the embedded world-knowledge corpus) and
- * cutting it into train / validation windows; shared by pretrain and eval. */
+/* corpus_file.c: reading a training corpus (a text file, or the embedded world-knowledge corpus)
+ * and cutting it into train / validation windows. */
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "data.h"
 
-int cli_corpus_load(const char *path, uint64_t seed, char **text, size_t *len) {
+int tb_corpus_load(const char *path, uint64_t seed, char **text, size_t *len) {
     if (!path || !path[0]) {
         *text = tb_corpus_generate(seed, len);
         return TB_OK;
@@ -35,7 +35,7 @@ int cli_corpus_load(const char *path, uint64_t seed, char **text, size_t *len) {
     return TB_OK;
 }
 
-int cli_corpus_windows(const tb_tokenizer *tok, const char *text, size_t len, int T, float val_fraction,
+int tb_corpus_windows(const tb_tokenizer *tok, const char *text, size_t len, int T, float val_fraction,
                        tb_token_windows *train, tb_token_windows *val) {
     size_t cap = len + 1, n = tb_tokenizer_encode(tok, text, len, NULL, 0);
     int *ids = tb_malloc((n > cap ? n : cap) * sizeof(int));

@@ -1,0 +1,147 @@
+/* common.c: what every workload shares: cache paths, and the training of one point inside its group
+ * with stop agreement, checkpoint of the point in flight, failure isolation and progress. */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sys/sys.h"
+#include "workloads.h"
+
+void tb_stage_path(char *buf, size_t cap, const char *cache_dir, const char *stage, uint64_t hash) {
+    snprintf(buf, cap, "%s/%s-%016llx.h5", cache_dir, stage, (unsigned long long)hash);
+}
+
+int tb_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int tb_make_dirs(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        int end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return TB_ERROR(TB_ERR_IO, "check the permissions of the parent directory",
+                                "cannot create directory '%s': %s", buf, strerror(errno));
+            if (end) break;
+            *p = '/';
+        }
+    }
+    return TB_OK;
+}
+
+/* ZeRO-1 keeps each rank's moments for its shard only: gather them into full buffers on the group's
+ * rank 0 (full_m/full_v may be NULL elsewhere). All-reduce keeps them whole on every rank already. */
+static int gather_moments(const tb_point_train *pt, float *full_m, float *full_v) {
+    const tb_optimizer *o = pt->tr->opt;
+    if (!pt->dp || pt->dp->mode != TB_DP_ZERO1) {
+        if (!full_m) return TB_OK; /* not the leader: nothing to contribute */
+        memcpy(full_m, o->m, o->numel * sizeof(float));
+        if (o->v) memcpy(full_v, o->v, o->numel * sizeof(float));
+        return TB_OK;
+    }
+    const tb_dp *d = pt->dp;
+    int rc = MPI_Gatherv(o->m, (int)o->numel, MPI_FLOAT, full_m, d->counts, d->displs, MPI_FLOAT, 0, d->comm);
+    if (rc == MPI_SUCCESS && o->v)
+        rc = MPI_Gatherv(o->v, (int)o->numel, MPI_FLOAT, full_v, d->counts, d->displs, MPI_FLOAT, 0, d->comm);
+    return rc == MPI_SUCCESS ? TB_OK : TB_ERROR(TB_ERR_MPI, "a rank may have failed", "gathering optimizer shards failed");
+}
+
+static int group_rank(const tb_point_train *pt) {
+    int r = 0;
+    if (pt->dp) MPI_Comm_rank(pt->dp->comm, &r);
+    return r;
+}
+
+/* The group's rank 0 writes the point's state; every rank of the group takes part in the gather. */
+static int save_point(const tb_point_train *pt, long step) {
+    const tb_paramset *ps = pt->tr->trainable;
+    int leader = group_rank(pt) == 0;
+    float *m = leader ? tb_malloc(ps->numel * sizeof(float)) : NULL;
+    float *v = leader ? tb_malloc(ps->numel * sizeof(float)) : NULL;
+    int rc = gather_moments(pt, m, v);
+    if (rc == TB_OK && leader) {
+        tb_model *model = pt->tr->model;
+        tb_ckpt_state st = {.step = step, .opt_m = m, .opt_v = v, .opt_numel = ps->numel,
+                            .opt_on_adapter = ps == &model->adapter, .trace = pt->curve,
+                            .trace_len = pt->curve ? (size_t)pt->steps : 0};
+        rc = tb_checkpoint_save(pt->state_path, model, pt->tok, &st);
+    }
+    tb_free(m);
+    tb_free(v);
+    return rc;
+}
+
+int tb_point_resume(tb_point_train *pt, long *start) {
+    *start = 0;
+    if (!tb_file_exists(pt->state_path)) return TB_OK;
+    tb_model saved;
+    tb_ckpt_state st;
+    TB_CHECK(tb_checkpoint_load(pt->state_path, &saved, NULL, &st));
+    tb_model *m = pt->tr->model;
+    tb_paramset *ps = pt->tr->trainable;
+    int on_adapter = ps == &m->adapter;
+    int rc = TB_OK;
+    if (saved.params.numel != m->params.numel || saved.adapter.numel != m->adapter.numel || !st.opt_m ||
+        st.opt_on_adapter != on_adapter || st.opt_numel != ps->numel || st.step > pt->steps)
+        rc = TB_ERROR(TB_ERR_FORMAT, "delete the stale state file (the point restarts) or run the spec it came from",
+                      "state file %s does not match this point's model, optimizer or step count", pt->state_path);
+    if (rc == TB_OK) {
+        memcpy(m->params.data, saved.params.data, m->params.numel * sizeof(float));
+        if (m->adapter.numel) memcpy(m->adapter.data, saved.adapter.data, m->adapter.numel * sizeof(float));
+        const tb_optimizer *o = pt->tr->opt;
+        memcpy(o->m, st.opt_m + o->begin, o->numel * sizeof(float));
+        if (o->v) memcpy(o->v, st.opt_v + o->begin, o->numel * sizeof(float));
+        pt->tr->opt->step = st.step;
+        if (pt->curve && st.trace) memcpy(pt->curve, st.trace, (st.trace_len < (size_t)pt->steps ? st.trace_len : (size_t)pt->steps) * sizeof(float));
+        *start = st.step;
+    }
+    tb_free(st.opt_m);
+    tb_free(st.opt_v);
+    tb_free(st.trace);
+    tb_model_free(&saved);
+    return rc;
+}
+
+int tb_point_train_run(tb_point_train *pt, long start, tb_point_out *out) {
+    MPI_Comm comm = pt->dp ? pt->dp->comm : MPI_COMM_SELF;
+    /* the divergence test compares with the first step's loss, restored with the curve on resume */
+    double first = pt->curve && start > 0 ? pt->curve[0] : NAN;
+    tb_progress prog;
+    tb_progress_start(&prog, pt->label, pt->steps - start, pt->verbose);
+    for (long step = start; step < pt->steps; step++) {
+        /* every rank of the group sees the same answer, so all stop at the same step */
+        if (tb_sys_stop_agreed(comm)) {
+            TB_CHECK(save_point(pt, step));
+            out->interrupted = 1;
+            snprintf(out->message, sizeof out->message, "interrupted at step %ld", step);
+            return TB_OK;
+        }
+        double loss;
+        float gnorm;
+        int rc = tb_train_step(pt->tr, step, &loss, &gnorm);
+        if (rc == TB_ERR_NUMERIC) { /* this point failed; the sweep goes on */
+            out->failed = 1;
+            snprintf(out->message, sizeof out->message, "%s", tb_error_message());
+            tb_error_clear();
+            return TB_OK;
+        }
+        TB_CHECK(rc);
+        if (pt->curve) pt->curve[step] = (float)loss;
+        if (isnan(first)) first = loss;
+        if (pt->diverge_factor > 0.0f && loss > pt->diverge_factor * first) {
+            out->failed = 1;
+            snprintf(out->message, sizeof out->message, "diverged: loss %.4g at step %ld exceeds %.3g x the first step's %.4g",
+                     loss, step, (double)pt->diverge_factor, first);
+            return TB_OK;
+        }
+        char extra[96];
+        snprintf(extra, sizeof extra, "loss %.4f |g| %.3f", loss, (double)gnorm);
+        tb_progress_update(&prog, step + 1 - start, extra);
+    }
+    return TB_OK;
+}

@@ -1,0 +1,22 @@
+/* registry.c: the workloads `trustbench run` knows, by the name a spec's `workload:` gives. */
+#include <string.h>
+
+#include "workloads.h"
+
+extern const tb_workload tb_workload_lm;
+
+static const tb_workload *const all[] = {&tb_workload_lm};
+#define N_WORKLOADS (int)(sizeof all / sizeof all[0])
+
+const tb_workload *tb_workload_find(const char *name) {
+    for (int i = 0; i < N_WORKLOADS; i++)
+        if (strcmp(all[i]->name, name) == 0) return all[i];
+    return NULL;
+}
+
+const tb_spec_schema *const *tb_workload_schemas(int *n) {
+    static const tb_spec_schema *schemas[N_WORKLOADS];
+    for (int i = 0; i < N_WORKLOADS; i++) schemas[i] = all[i]->schema;
+    *n = N_WORKLOADS;
+    return schemas;
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The sweep runtime end to end under mpirun with 2 ranks: a results file equal to an uninterrupted
+# run's after kill -9 and resume, and after a stop signal (exit 75) and resume; a point that blows up
+# is isolated; spec errors name file, line and key; a changed spec is refused without --restart;
+# 1 group x 2 ranks (all-reduce and ZeRO-1) agrees with 2 groups x 1 rank; slices merge into the
+# whole; --dry-run lists the points.
+set -uo pipefail
+BIN=${TB_BIN:?set TB_BIN to the trustbench executable}
+SPECS=$(cd "$(dirname "$0")/specs" && pwd)
+W=$(mktemp -d)
+trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
+cd "$W"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+# readers of a file another process may have open must not take HDF5's lock
+export HDF5_USE_FILE_LOCKING=FALSE
+MPI=(mpirun -n 2 --oversubscribe --bind-to none)
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok: $1"; }
+bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
+
+# compare.py A B [rtol]: same statuses, seeds and swept values; metrics and curves equal (bit for bit
+# when rtol is 0, else within rtol relative).
+cat > compare.py <<'EOF'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+rtol = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+for col in a["points"]:
+    if col in ("wall_time",):
+        continue
+    if col in b["points"]:
+        assert np.array_equal(a["points"][col][()], b["points"][col][()]), f"/points/{col} differs"
+assert (a["points/status"][()] == 1).all(), f"not every point done: {a['points/status'][()]}"
+for grp in ("metrics", "curves"):
+    for name in a[grp]:
+        x, y = a[grp][name][()], b[grp][name][()]
+        if rtol == 0.0:
+            assert np.array_equal(x, y, equal_nan=True), f"/{grp}/{name} differs: max |d| {np.nanmax(np.abs(x - y))}"
+        else:
+            assert np.allclose(x, y, rtol=rtol, atol=0, equal_nan=True), f"/{grp}/{name}: {np.nanmax(np.abs(x - y) / np.abs(y))}"
+print("equal")
+EOF
+compare() { /usr/bin/python3 compare.py "$@" > cmp.log 2>&1; }
+wait_for() { # file, pattern, seconds: wait until the pattern appears in the file
+  for _ in $(seq 1 $(($3 * 10))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
+}
+
+# 1. the uninterrupted reference; its shared stage is cached for every later run
+"${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o ref.h5 --cache cache > ref.log 2>&1 && ok "uninterrupted sweep" \
+  || { bad "uninterrupted sweep"; cat ref.log; }
+grep -q "| 5 | done |" ref.log && ok "the final table lists every point" || bad "final table"
+
+# 2. kill -9 in the middle, then the same command again
+"${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o killed.h5 --cache cache > killed.log 2>&1 &
+launcher=$!
+if wait_for killed.log "sweep: 2/6 points finished" 120; then
+  kill -9 "$launcher"; pkill -9 -f "trustbench run $SPECS/sweep.yaml -o killed.h5"; wait "$launcher" 2>/dev/null
+  "${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o killed.h5 --cache cache > resumed.log 2>&1
+  grep -q "resuming killed.h5: [2-5] of 6" resumed.log && ok "resume skips the finished points" || bad "resume: $(head -3 resumed.log)"
+  compare ref.h5 killed.h5 && ok "kill -9 then resume equals the uninterrupted file" || bad "kill -9: $(cat cmp.log)"
+else
+  bad "the sweep to kill never finished a round"; cat killed.log
+fi
+
+# 3. a stop signal in the middle of a round: exit 75, points checkpointed, resume continues them
+"${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o signalled.h5 --cache cache > signalled.log 2>&1 &
+launcher=$!
+if wait_for signalled.log "sweep: 2/6 points finished" 120 && wait_for signalled.log "point [2-5] step [0-9]*/200" 30; then
+  kill -USR1 "$launcher"; wait "$launcher"; status=$?
+  [ "$status" -eq 75 ] && ok "a stop signal exits with 75" || bad "stop signal: exit $status"
+  ls signalled.h5.points/point-*.h5 >/dev/null 2>&1 && ok "points in flight were checkpointed" || bad "no point checkpoints"
+  "${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o signalled.h5 --cache cache > signalled2.log 2>&1
+  compare ref.h5 signalled.h5 && ok "signal then resume equals the uninterrupted file" || bad "signal: $(cat cmp.log)"
+  ls signalled.h5.points/point-*.h5 >/dev/null 2>&1 && bad "point checkpoints left behind" || ok "point checkpoints removed"
+else
+  bad "the sweep to signal never reached a second round"; cat signalled.log
+fi
+
+# 4. a point that blows up fails alone
+"${MPI[@]}" "$BIN" run "$SPECS/sweep_nan.yaml" -o nan.h5 --cache cache > nan.log 2>&1 && ok "sweep with a failing point exits 0" \
+  || bad "failing point stopped the sweep"
+/usr/bin/python3 - <<'EOF' && ok "the failed point is marked failed with its reason; the others are done" || bad "NaN isolation"
+import h5py
+f = h5py.File("nan.h5", "r")
+st = list(f["points/status"][()])
+assert st == [1, 2, 1], st
+msg = f["points/failure"][1].decode()
+assert "not finite" in msg or "diverged" in msg, msg
+EOF
+
+# 5. spec errors: file, line, column and key, exit 1, nothing written
+"$BIN" run "$SPECS/bad.yaml" -o bad.h5 > bad.log 2>&1; status=$?
+[ "$status" -eq 1 ] && grep -q "bad.yaml:4:[0-9]*: train.lr" bad.log && grep -q "bad.yaml:5:[0-9]*: train.batchsize" bad.log \
+  && [ ! -e bad.h5 ] && ok "spec errors name file, line, column and key" || { bad "spec errors (exit $status)"; cat bad.log; }
+
+# 6. the same results file with another spec is refused, and accepted with --restart
+"${MPI[@]}" "$BIN" run "$SPECS/sweep_nan.yaml" -o ref.h5 --cache cache > other.log 2>&1; status=$?
+[ "$status" -eq 1 ] && grep -qi "spec" other.log && ok "another spec is refused" || bad "other spec (exit $status)"
+compare ref.h5 ref.h5 && ok "the refused run left the file intact" || bad "file changed: $(cat cmp.log)"
+cp nan.h5 restart.h5
+"${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o restart.h5 --cache cache --restart > restart.log 2>&1 \
+  && compare ref.h5 restart.h5 && ok "--restart starts the file again" || bad "--restart: $(cat cmp.log)"
+
+# 7. one group of 2 ranks (all-reduce, then ZeRO-1) against two groups of 1 rank
+"${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o dp.h5 --cache cache --ranks-per-point 2 > dp.log 2>&1 \
+  && compare ref.h5 dp.h5 1e-4 && ok "1 group x 2 ranks matches 2 groups x 1 rank" || bad "data parallel: $(cat cmp.log)"
+"${MPI[@]}" "$BIN" run "$SPECS/sweep_zero.yaml" -o zero.h5 --cache cache --ranks-per-point 2 > zero.log 2>&1 \
+  && compare ref.h5 zero.h5 1e-4 && ok "ZeRO-1 matches stage 0" || bad "ZeRO-1: $(cat cmp.log)"
+
+# 8. slices, then merge
+for i in 0 1; do
+  "$BIN" run "$SPECS/sweep.yaml" -o slice$i.h5 --cache cache --slice $i/2 > slice$i.log 2>&1 || bad "slice $i"
+done
+"$BIN" merge merged.h5 slice0.h5 slice1.h5 > merge.log 2>&1 && compare ref.h5 merged.h5 1e-4 \
+  && ok "two slices merge into the whole sweep" || bad "merge: $(cat merge.log cmp.log | tail -5)"
+"$BIN" merge twice.h5 slice0.h5 slice0.h5 > twice.log 2>&1 && bad "merging a slice with itself was accepted" \
+  || ok "a point finished in two slices is refused"
+
+# 9. --dry-run
+"$BIN" run "$SPECS/sweep.yaml" --dry-run | grep -q "6 points = 2 seeds x 3 configurations" && ok "--dry-run lists the points" \
+  || bad "--dry-run"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -5,8 +5,6 @@
 
 #define CELL_MAX 48 /* longer strings are cut in the table (never in canonical text) */
 
-static const char *const TYPE_NAMES[] = {"int", "float", "string", "bool"};
-
 /* The field of key for point p. Keys come from the same workload's code, so an unknown key, or
  * one read as another type, is a programming error. */
 static int field_of(const tb_spec *s, int p, const char *key) {
@@ -24,8 +22,8 @@ static int field_typed(const tb_spec *s, int p, const char *key, tb_spec_type wa
     int f = field_of(s, p, key);
     if (s->schema->fields[f].type != want) {
         char msg[256];
-        snprintf(msg, sizeof msg, "spec key '%s' is a %s, read as a %s", key, TYPE_NAMES[s->schema->fields[f].type],
-                 TYPE_NAMES[want]);
+        snprintf(msg, sizeof msg, "spec key '%s' is a %s, read as a %s", key,
+                 spec_type_names[s->schema->fields[f].type], spec_type_names[want]);
         tb_abort(__FILE__, __LINE__, msg);
     }
     return f;

@@ -20,13 +20,19 @@
  * are the outermost loop: points [k*n_configs, (k+1)*n_configs) are the whole grid with seeds[k], so
  * a sweep stopped early has run every configuration with the first seed.
  *
- * Errors: every error of a file set is collected (syntax, unknown key with the closest known key,
- * wrong type, out of range, not an allowed value, required key missing, list for a non-sweepable
- * key, empty list, duplicate key or sweep value, zip problems, include cycles), each as
+ * Identity: a point's canonical text is
+ *     workload="<workload>"\n seed=<n>\n  then  <key>=<value>\n  for every schema field sorted by key
+ * (strcmp), values as tb_spec_format prints them; its hash is FNV-1a 64 of that text. It does not
+ * depend on key order, number spelling (1e-3 = 0.001), the spec's name or ranks_per_point.
+ *
+ * Errors: every error of the spec and its includes is collected (YAML syntax, unknown key with the
+ * closest known key, wrong type, out of range, value not allowed, required key missing, list for a
+ * non-sweepable key, empty list, duplicate key or sweep value, zip problems, include cycles and
+ * unreadable includes), sorted by file and line, and printed to the FILE* the caller gives as
  *     path:line:col: key: message
  *         hint: how to fix it
- * printed to the FILE* the caller gives; the error record (core.h) holds the first one and the
- * count of the rest.
+ * (syntax errors and an empty file have no key). The error record (core.h) holds the first error
+ * and "(and N more)".
  */
 #ifndef TB_SPEC_H
 #define TB_SPEC_H
@@ -85,7 +91,7 @@ typedef struct {
 typedef struct {
     int id;        /* 0-based, = seed index * n_configs + configuration index */
     long seed;
-    uint64_t hash; /* FNV-1a 64 of the point's canonical text (see tb_spec_point_hash) */
+    uint64_t hash; /* FNV-1a 64 of the point's canonical text (above) */
 } tb_spec_point;
 
 typedef struct {
@@ -104,12 +110,13 @@ typedef struct {
     int n_points;                 /* n_seeds * n_configs, at most TB_SPEC_MAX_POINTS */
     tb_spec_point *points;
     char *yaml;                   /* the top file's text as read (includes are not inlined) */
-    char *canonical;              /* the expanded spec as text, to store and compare on resume */
+    char *canonical;              /* the expanded spec (workload, seeds, axes, every field's value or
+                                     sweep) as text, to store and compare on resume */
     struct tb_spec_impl *impl;    /* private: memory and key order */
 } tb_spec;
 
-#define TB_SPEC_MAX_POINTS 100000
-#define TB_SPEC_MAX_REPORTED 20 /* errors printed; the rest are counted */
+#define TB_SPEC_MAX_POINTS 100000 /* a larger sweep is an error (it would also take too long to hash) */
+#define TB_SPEC_MAX_REPORTED 20   /* errors printed; the rest are counted */
 
 /* Reads, validates and expands the spec at path against the schema named by its `workload`.
  * Returns TB_ERR_IO when the file cannot be read, TB_ERR_ARG when the spec has errors (each printed

@@ -123,6 +123,8 @@ int spec_read(spec_doc *doc, const char *path, spec_arena *a, spec_diags *d);
 
 /* ---- validate.c ------------------------------------------------------------------------------ */
 
+extern const char *const spec_type_names[]; /* "int", "float", "string", "bool" */
+
 /* Fills s (schema, name, seeds, ranks_per_point, params, axes, swept, n_configs, n_points) from
  * doc, recording every problem in d. */
 void spec_validate(tb_spec *s, const spec_doc *doc, const tb_spec_schema *const *schemas, int n_schemas,

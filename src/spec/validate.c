@@ -13,7 +13,7 @@
 static const char *const RUNTIME_KEYS[] = {"workload", "name", "seeds", "ranks_per_point", "include", "zip"};
 enum { RT_WORKLOAD, RT_NAME, RT_SEEDS, RT_RANKS, N_RUNTIME_ENTRIES = 4, N_RUNTIME_KEYS = 6 };
 
-static const char *const TYPE_NAMES[] = {"int", "float", "string", "bool"};
+const char *const spec_type_names[] = {"int", "float", "string", "bool"};
 
 /* How the document uses one schema field. */
 typedef struct {
@@ -198,7 +198,7 @@ static int values_equal(tb_spec_type t, const tb_spec_value *a, const tb_spec_va
 
 static _Noreturn void schema_broken(const tb_spec_schema *sc, const tb_spec_field *f, const char *why) {
     char msg[512];
-    snprintf(msg, sizeof msg, "schema of workload '%s', field '%s': %s", sc->workload, f ? f->key : "?", why);
+    snprintf(msg, sizeof msg, "schema of workload '%s', field '%s': %s", sc->workload, f->key, why);
     tb_abort(__FILE__, __LINE__, msg);
 }
 
@@ -397,7 +397,7 @@ static void read_param(tb_spec_param *pa, const tb_spec_field *f, const spec_ent
         if (it->is_null) {
             spec_error(d, it->at, e->key,
                        f->def ? spec_printf(a, "write a value, or remove the key to use the default '%s'", f->def)
-                              : spec_printf(a, "write a %s (%s)", TYPE_NAMES[f->type], f->help),
+                              : spec_printf(a, "write a %s (%s)", spec_type_names[f->type], f->help),
                        "no value given");
             continue;
         }
@@ -422,7 +422,8 @@ static void fill_default(tb_spec_param *pa, const tb_spec_field *f, const spec_d
     pa->axis = -1;
     if (!f->def) {
         if (doc->complete)
-            spec_error(d, doc->root_at, f->key, spec_printf(a, "add `%s: <%s>` (%s)", f->key, TYPE_NAMES[f->type], f->help),
+            spec_error(d, doc->root_at, f->key,
+                       spec_printf(a, "add `%s: <%s>` (%s)", f->key, spec_type_names[f->type], f->help),
                        "required key is missing");
         return;
     }
@@ -515,9 +516,9 @@ static void build_axes(tb_spec *s, const spec_doc *doc, const field_use *use) {
             add_axis(s, &f, 1, s->params[f].n_values);
             continue;
         }
-        int n = 0;
-        for (int k = 0; k < doc->zips[g].n_keys; k++) group_fields[n++] = field_index(s->schema, doc->zips[g].keys[k].text);
-        add_axis(s, group_fields, n, s->params[f].n_values);
+        const spec_zip *z = &doc->zips[g];
+        for (int k = 0; k < z->n_keys; k++) group_fields[k] = field_index(s->schema, z->keys[k].text);
+        add_axis(s, group_fields, z->n_keys, s->params[f].n_values);
     }
 }
 

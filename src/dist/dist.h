@@ -15,6 +15,7 @@
 
 #include "core/core.h"
 #include "model/model.h"
+#include "train/train.h"
 
 /* ---- groups ---------------------------------------------------------------------------------- */
 
@@ -62,9 +63,11 @@ int tb_grad_reducer_finish(tb_grad_reducer *r);
 
 /* ---- data parallelism: all-reduce (ZeRO-0) or sharded optimizer state (ZeRO-1) ----------------- */
 
-typedef enum { TB_DP_ALLREDUCE = 0, TB_DP_ZERO1 = 1 } tb_dp_mode;
+typedef enum { TB_DP_ALLREDUCE = 0, TB_DP_ZERO1 = 1, TB_DP_ZERO3 = 3 } tb_dp_mode;
 
-typedef struct {
+typedef struct tb_zero3 tb_zero3; /* ZeRO-3 state, private to zero3.c */
+
+struct tb_dp {
     tb_dp_mode mode;
     MPI_Comm comm;
     int rank, size;
@@ -73,12 +76,28 @@ typedef struct {
     size_t shard_begin, shard_end;  /* ZERO1: the part of the flat buffer this rank updates */
     int *counts, *displs;           /* ZERO1: every rank's shard, for reduce-scatter and all-gather */
     float *shard_grad;              /* ZERO1: receive buffer of the reduce-scatter */
-} tb_dp;
+    tb_zero3 *z3;                   /* ZERO3: parameter shards and the model's parameter provider */
+};
 
 /* ZeRO-1 shards are ceil(numel / size) rounded up to 16 floats, so every shard but the last is
- * 64-byte aligned; the last may be shorter (or empty). */
+ * 64-byte aligned; the last may be shorter (or empty).
+ * ZeRO-3 (ps must be m's base ParamSet) shards every unit of the model (embeddings, each block, the
+ * head) ceil(n_unit / size) ways: this rank keeps its part of every unit in a shard ParamSet, and
+ * m->params.data / .grad are freed; the model gathers each unit before its forward and backward
+ * (MPI_Allgatherv), and reduce-scatters the unit's gradient into the shards when its backward is
+ * done. tb_dp_unshard gives the model whole parameters back. */
 int tb_dp_init(tb_dp *d, tb_dp_mode mode, MPI_Comm comm, tb_model *m, tb_paramset *ps, size_t bucket_bytes);
 void tb_dp_free(tb_dp *d, tb_model *m);
+/* The ParamSet the optimizer updates and clipping measures: ps, or under ZeRO-3 this rank's shard. */
+tb_paramset *tb_dp_trainable(tb_dp *d);
+/* An optimizer for this rank's part: all of ps, the ZeRO-1 shard range, or the ZeRO-3 shard. */
+void tb_dp_optimizer_init(tb_dp *d, tb_optimizer *o, tb_opt_kind kind);
+/* State laid out like the optimizer's moments (the values of this rank's part) to and from the
+ * whole ParamSet's layout: gather is collective and fills full on every rank; scatter is local. */
+int tb_dp_gather_state(tb_dp *d, const float *part, float *full);
+void tb_dp_scatter_state(const tb_dp *d, const float *full, float *part);
+/* ZeRO-3: allocates m->params.data and gathers every unit into it (collective); other modes no-op. */
+int tb_dp_unshard(tb_dp *d, tb_model *m);
 /* Call before the backward of a step's last micro-batch (starts the overlapped all-reduce). */
 void tb_dp_last_backward(tb_dp *d);
 /* After backward: ALLREDUCE leaves the summed gradient everywhere; ZERO1 leaves the summed
@@ -88,7 +107,8 @@ int tb_dp_sync_grads(tb_dp *d);
 int tb_dp_clip(tb_dp *d, float max_norm, float *norm);
 /* ZERO1, after the optimizer updated this rank's shard: every rank gets every shard. */
 int tb_dp_gather_params(tb_dp *d);
-/* Bytes of parameter, gradient and optimizer state this rank holds for ps (AdamW). */
+/* Bytes of parameter, gradient and optimizer state this rank holds for ps (AdamW), and under
+ * ZeRO-3 the peak of gathered unit buffers alive at once. */
 size_t tb_dp_state_bytes(const tb_dp *d);
 
 /* ---- sharded batches ------------------------------------------------------------------------- */

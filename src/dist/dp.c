@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "dist.h"
-#include "train/train.h"
+#include "zero3.h"
 
 static int mpi_check(int rc, const char *what) {
     if (rc == MPI_SUCCESS) return TB_OK;
@@ -22,6 +22,12 @@ int tb_dp_init(tb_dp *d, tb_dp_mode mode, MPI_Comm comm, tb_model *m, tb_paramse
     d->shard_begin = 0;
     d->shard_end = ps->numel;
     if (mode == TB_DP_ALLREDUCE) return tb_grad_reducer_init(&d->reducer, comm, m, ps, bucket_bytes);
+    if (mode == TB_DP_ZERO3) {
+        if (ps != &m->params)
+            return TB_ERROR(TB_ERR_ARG, "shard adapters with ZeRO-1 (dist.zero: 1); they are small anyway",
+                            "ZeRO-3 shards the base weights only");
+        return tb_zero3_init(&d->z3, comm, m);
+    }
     size_t S = (ps->numel + (size_t)d->size - 1) / (size_t)d->size;
     S = (S + 15) / 16 * 16;
     if (ps->numel > (size_t)0x7fffffff)
@@ -43,6 +49,7 @@ int tb_dp_init(tb_dp *d, tb_dp_mode mode, MPI_Comm comm, tb_model *m, tb_paramse
 
 void tb_dp_free(tb_dp *d, tb_model *m) {
     if (d->mode == TB_DP_ALLREDUCE) tb_grad_reducer_free(&d->reducer, m);
+    tb_zero3_free(d->z3);
     tb_free(d->counts);
     tb_free(d->displs);
     tb_free(d->shard_grad);
@@ -53,8 +60,36 @@ void tb_dp_last_backward(tb_dp *d) {
     if (d->mode == TB_DP_ALLREDUCE) tb_grad_reducer_arm(&d->reducer);
 }
 
+tb_paramset *tb_dp_trainable(tb_dp *d) { return d->mode == TB_DP_ZERO3 ? tb_zero3_shard(d->z3) : d->ps; }
+
+void tb_dp_optimizer_init(tb_dp *d, tb_optimizer *o, tb_opt_kind kind) {
+    if (d->mode == TB_DP_ZERO3) tb_optimizer_init(o, kind, tb_zero3_shard(d->z3));
+    else tb_optimizer_init_range(o, kind, d->shard_begin, d->shard_end);
+}
+
+int tb_dp_gather_state(tb_dp *d, const float *part, float *full) {
+    if (d->mode == TB_DP_ZERO3) return tb_zero3_gather(d->z3, part, full);
+    if (d->mode == TB_DP_ALLREDUCE) {
+        memcpy(full, part, d->ps->numel * sizeof(float));
+        return TB_OK;
+    }
+    return mpi_check(MPI_Allgatherv(part, d->counts[d->rank], MPI_FLOAT, full, d->counts, d->displs, MPI_FLOAT, d->comm),
+                     "gathering ZeRO-1 shards");
+}
+
+void tb_dp_scatter_state(const tb_dp *d, const float *full, float *part) {
+    if (d->mode == TB_DP_ZERO3) tb_zero3_scatter(d->z3, full, part);
+    else memcpy(part, full + d->shard_begin, (d->shard_end - d->shard_begin) * sizeof(float));
+}
+
+int tb_dp_unshard(tb_dp *d, tb_model *m) {
+    (void)m;
+    return d->mode == TB_DP_ZERO3 ? tb_zero3_unshard(d->z3) : TB_OK;
+}
+
 int tb_dp_sync_grads(tb_dp *d) {
     if (d->mode == TB_DP_ALLREDUCE) return tb_grad_reducer_finish(&d->reducer);
+    if (d->mode == TB_DP_ZERO3) return TB_OK; /* each unit was reduce-scattered when its backward ended */
     /* every rank contributes its whole gradient and receives the sum over its own shard */
     TB_CHECK(mpi_check(MPI_Reduce_scatter(d->ps->grad, d->shard_grad, d->counts, MPI_FLOAT, MPI_SUM, d->comm),
                        "gradient reduce-scatter"));
@@ -63,12 +98,13 @@ int tb_dp_sync_grads(tb_dp *d) {
 }
 
 int tb_dp_clip(tb_dp *d, float max_norm, float *norm) {
-    double sumsq = tb_grad_sumsq(d->ps, d->shard_begin, d->shard_end);
-    if (d->mode == TB_DP_ZERO1) /* shards are disjoint: their squared norms add up */
+    tb_paramset *ps = tb_dp_trainable(d);
+    size_t b = d->mode == TB_DP_ZERO3 ? 0 : d->shard_begin, e = d->mode == TB_DP_ZERO3 ? ps->numel : d->shard_end;
+    double sumsq = tb_grad_sumsq(ps, b, e);
+    if (d->mode != TB_DP_ALLREDUCE) /* shards are disjoint: their squared norms add up */
         TB_CHECK(mpi_check(MPI_Allreduce(MPI_IN_PLACE, &sumsq, 1, MPI_DOUBLE, MPI_SUM, d->comm), "norm all-reduce"));
     *norm = (float)sqrt(sumsq);
-    if (max_norm > 0.0f && *norm > max_norm)
-        tb_grad_scale(d->ps, d->shard_begin, d->shard_end, max_norm / (*norm + 1e-6f));
+    if (max_norm > 0.0f && *norm > max_norm) tb_grad_scale(ps, b, e, max_norm / (*norm + 1e-6f));
     return TB_OK;
 }
 
@@ -80,6 +116,10 @@ int tb_dp_gather_params(tb_dp *d) {
 }
 
 size_t tb_dp_state_bytes(const tb_dp *d) {
+    if (d->mode == TB_DP_ZERO3) { /* values, gradients and both moments of the shard, plus gathered units */
+        const tb_paramset *sh = tb_zero3_shard(d->z3);
+        return 4 * sh->numel * sizeof(float) + tb_zero3_peak_bytes(d->z3);
+    }
     size_t n = d->ps->numel, shard = d->shard_end - d->shard_begin;
     /* values and gradients are whole on every rank; AdamW's two moments cover the shard */
     size_t bytes = 2 * n * sizeof(float) + 2 * shard * sizeof(float);

@@ -372,12 +372,15 @@ static dataset_desc *describe(const tb_results_layout *L, int *n_out) {
     set_desc(&ds[k++], SRC_METHOD, 0, ELEM_STRING, TB_RESULTS_METHOD_LEN, 1, "points/method");
     for (int i = 0; i < L->n_columns; i++) {
         const tb_results_column *c = &L->columns[i];
-        elem_kind kind = c->type == TB_COLUMN_INT64 ? ELEM_INT64 : c->type == TB_COLUMN_FLOAT64 ? ELEM_FLOAT64 : ELEM_STRING;
+        elem_kind kind = c->type == TB_COLUMN_INT64     ? ELEM_INT64
+                         : c->type == TB_COLUMN_FLOAT64 ? ELEM_FLOAT64
+                                                        : ELEM_STRING;
         set_desc(&ds[k++], SRC_COLUMN, i, kind, (size_t)c->str_len, 1, "points/%s", c->name);
     }
     set_desc(&ds[k++], SRC_WALL_TIME, 0, ELEM_FLOAT64, 0, 1, "points/wall_time");
     set_desc(&ds[k++], SRC_FAILURE, 0, ELEM_STRING, TB_RESULTS_FAILURE_LEN, 1, "points/failure");
-    for (int i = 0; i < L->n_metrics; i++) set_desc(&ds[k++], SRC_METRIC, i, ELEM_FLOAT64, 0, 1, "metrics/%s", L->metrics[i]);
+    for (int i = 0; i < L->n_metrics; i++)
+        set_desc(&ds[k++], SRC_METRIC, i, ELEM_FLOAT64, 0, 1, "metrics/%s", L->metrics[i]);
     for (int i = 0; i < L->n_curves; i++)
         set_desc(&ds[k++], SRC_CURVE, i, ELEM_FLOAT32, 0, L->curves[i].len, "curves/%s", L->curves[i].name);
     for (int i = 0; i < L->n_samples; i++)
@@ -787,7 +790,8 @@ static int open_dataset(hid_t file, const char *path, dataset_desc *d, long n_po
     hid_t want = desc_type(d), space = H5Dget_space(d->dset);
     hsize_t dims[2] = {0, 0}, want_dims[2] = {(hsize_t)n_points, d->row_len};
     int ndim = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
-    int ok = d->type >= 0 && want >= 0 && ndim == (d->two_d ? 2 : 1) && H5Sget_simple_extent_dims(space, dims, NULL) >= 0 &&
+    int ok = d->type >= 0 && want >= 0 && ndim == (d->two_d ? 2 : 1) &&
+             H5Sget_simple_extent_dims(space, dims, NULL) >= 0 &&
              H5Tequal(d->type, want) > 0 && dims[0] == want_dims[0] && (!d->two_d || dims[1] == want_dims[1]);
     int rc = TB_OK;
     if (!ok) {
@@ -896,13 +900,16 @@ static int open_file(tb_results *r) {
     r->file = fapl < 0 ? -1 : H5Fopen(r->path, H5F_ACC_RDWR, fapl);
     int rc = r->file < 0 ? DAMAGED(r->path, "cannot open it: %s", DETAIL()) : TB_OK;
     if (fapl >= 0) H5Pclose(fapl);
-    r->dxpl = collective_dxpl();
-    if (rc == TB_OK && r->dxpl < 0) rc = DAMAGED(r->path, "cannot set up collective transfers: %s", DETAIL());
     return rc;
 }
 
+/* Opens and checks every dataset, then reads the status column. (HDF5 1.10.8 keeps an internal
+ * free-list block when a damaged header fails its checksum; every handle of ours is still closed,
+ * but the library prints "infinite loop closing library ... FL" when it shuts down.) */
 static int open_datasets(tb_results *r) {
     for (int i = 0; i < r->n_ds; i++) TB_CHECK(open_dataset(r->file, r->path, &r->ds[i], r->n_points));
+    r->dxpl = collective_dxpl();
+    if (r->dxpl < 0) return DAMAGED(r->path, "cannot set up collective transfers: %s", DETAIL());
     return read_status(r->path, find_source(r->ds, r->n_ds, SRC_STATUS), r->dxpl, r->n_points, r->status);
 }
 
@@ -1332,7 +1339,8 @@ static int check_same_sweep(const slice *a, const slice *b, const path_list *dat
                         "cannot merge %s and %s: they hold %ld and %ld points", a->path, b->path, a->n_points,
                         b->n_points);
     path_list other = {0};
-    if (H5Lvisit(b->file, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &other) < 0) rc = DAMAGED(b->path, "cannot list its datasets: %s", DETAIL());
+    if (H5Lvisit(b->file, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &other) < 0)
+        rc = DAMAGED(b->path, "cannot list its datasets: %s", DETAIL());
     else if (other.n != datasets->n)
         rc = TB_ERROR(TB_ERR_FORMAT, "merge only the slice files of one sweep",
                       "cannot merge %s and %s: they hold %d and %d datasets", a->path, b->path, datasets->n, other.n);
@@ -1429,7 +1437,8 @@ static int copy_bytes(const char *from, const char *to) {
     unsigned char *buf = tb_malloc(CHUNK);
     size_t n;
     while (rc == TB_OK && (n = fread(buf, 1, CHUNK, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n) rc = TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot write %s: %s", to, strerror(errno));
+        if (fwrite(buf, 1, n, out) != n)
+            rc = TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot write %s: %s", to, strerror(errno));
     if (rc == TB_OK && ferror(in)) rc = TB_ERROR(TB_ERR_IO, "check the file", "cannot read %s", from);
     if (out && fclose(out) != 0 && rc == TB_OK)
         rc = TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot write %s: %s", to, strerror(errno));

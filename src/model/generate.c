@@ -219,6 +219,7 @@ static int sample_token(const float *logits, int V, const tb_sample_config *sc, 
 int tb_generate(tb_model *m, const int *const *prompts, const int *prompt_len, int n, const tb_sample_config *sc,
                 int **out, int *out_len) {
     const tb_config *c = &m->cfg;
+    TB_ASSERT(m->provider == NULL); /* generation reads whole weights: unshard before sampling */
     if (sc->temperature < 0.0f || sc->top_k < 0 || !(sc->top_p > 0.0f && sc->top_p <= 1.0f) || sc->max_new_tokens < 0)
         return TB_ERROR(TB_ERR_ARG, "temperature >= 0 (0 = greedy), top_k >= 0 (0 = off), 0 < top_p <= 1",
                         "invalid sampling settings (temperature %g, top_k %d, top_p %g, max_new_tokens %d)",

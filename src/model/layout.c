@@ -97,6 +97,15 @@ int tb_model_create(tb_model *m, const tb_config *cfg) {
     if (gpt2) m->layout->global[GW_LNFB] = add(&m->params, "transformer.ln_f.bias", C, 0);
     if (!cfg->tie_embeddings) m->layout->global[GW_HEAD] = add(&m->params, "lm_head.weight", V, C);
     tb_paramset_alloc(&m->params);
+    int n_units = cfg->n_layer + 2;
+    m->layout->unit_begin = tb_malloc((size_t)n_units * sizeof(size_t));
+    m->layout->unit_data = tb_malloc((size_t)n_units * sizeof(float *));
+    m->layout->unit_grad = tb_malloc((size_t)n_units * sizeof(float *));
+    for (int u = -1; u <= cfg->n_layer; u++) {
+        size_t b, e;
+        tb_model_layer_range(m, &m->params, u, &b, &e);
+        m->layout->unit_begin[u + 1] = b;
+    }
     return TB_OK;
 }
 
@@ -238,9 +247,36 @@ static void resolve(const tb_paramset *ps, int idx, float **w, float **g) {
     *g = t->frozen ? NULL : ps->grad + t->offset;
 }
 
+/* A base tensor of unit u: from params, or from the unit's acquired buffers under a provider. */
+static void resolve_base(const tb_model *m, int u, int idx, float **w, float **g) {
+    if (!m->provider || idx < 0) {
+        resolve(&m->params, idx, w, g);
+        return;
+    }
+    const tb_tensor *t = &m->params.tensors[idx];
+    const tb_layout *L = m->layout;
+    TB_ASSERT(L->unit_data[u + 1] != NULL); /* used without acquire: a bug in the caller */
+    size_t rel = t->offset - L->unit_begin[u + 1];
+    *w = L->unit_data[u + 1] + rel;
+    *g = t->frozen || !L->unit_grad[u + 1] ? NULL : L->unit_grad[u + 1] + rel;
+}
+
+void tb_unit_acquire(tb_model *m, int u, int for_backward) {
+    if (!m->provider || m->layout->unit_data[u + 1]) return; /* unit -1 may be held across the head */
+    m->provider->acquire(m->provider->ctx, u, for_backward, &m->layout->unit_data[u + 1],
+                         &m->layout->unit_grad[u + 1]);
+}
+
+void tb_unit_release(tb_model *m, int u, int for_backward) {
+    if (!m->provider || !m->layout->unit_data[u + 1]) return;
+    m->provider->release(m->provider->ctx, u, for_backward);
+    m->layout->unit_data[u + 1] = NULL;
+    m->layout->unit_grad[u + 1] = NULL;
+}
+
 void tb_layer_ptrs_get(const tb_model *m, int l, tb_layer_ptrs *p) {
     const int *idx = m->layout->layer + (size_t)l * LW_COUNT;
-    for (int s = 0; s < LW_COUNT; s++) resolve(&m->params, idx[s], &p->w[s], &p->g[s]);
+    for (int s = 0; s < LW_COUNT; s++) resolve_base(m, l, idx[s], &p->w[s], &p->g[s]);
     for (int s = 0; s < AW_COUNT; s++) {
         int a = m->layout->adapter ? m->layout->adapter[(size_t)l * AW_COUNT + s] : -1;
         resolve(&m->adapter, a, &p->aw[s], &p->ag[s]);
@@ -248,7 +284,16 @@ void tb_layer_ptrs_get(const tb_model *m, int l, tb_layer_ptrs *p) {
 }
 
 void tb_global_ptrs_get(const tb_model *m, tb_global_ptrs *p) {
-    for (int s = 0; s < GW_COUNT; s++) resolve(&m->params, m->layout->global[s], &p->w[s], &p->g[s]);
+    for (int s = 0; s < GW_COUNT; s++) {
+        int u = s == GW_WTE || s == GW_WPE ? -1 : m->cfg.n_layer;
+        int idx = m->layout->global[s];
+        /* under a provider only the acquired units resolve; the others stay NULL until acquired */
+        if (m->provider && idx >= 0 && !m->layout->unit_data[u + 1]) {
+            p->w[s] = p->g[s] = NULL;
+            continue;
+        }
+        resolve_base(m, u, idx, &p->w[s], &p->g[s]);
+    }
     if (m->cfg.tie_embeddings) { /* the head is the token embedding */
         p->w[GW_HEAD] = p->w[GW_WTE];
         p->g[GW_HEAD] = p->g[GW_WTE];

@@ -33,7 +33,15 @@ struct tb_layout {
     int *layer;   /* L * LW_COUNT */
     int global[GW_COUNT];
     int *adapter; /* L * AW_COUNT */
+    /* per unit u in -1..L, at index u + 1: where the base weights of the unit start in the flat
+     * buffer, and (with a provider) the buffers it acquired */
+    size_t *unit_begin;
+    float **unit_data, **unit_grad;
 };
+
+/* With a provider: makes unit u's weights (and in backward its gradient buffer) available. */
+void tb_unit_acquire(tb_model *m, int u, int for_backward);
+void tb_unit_release(tb_model *m, int u, int for_backward);
 
 void tb_layer_ptrs_get(const tb_model *m, int l, tb_layer_ptrs *p);
 void tb_global_ptrs_get(const tb_model *m, tb_global_ptrs *p);

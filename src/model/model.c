@@ -132,6 +132,9 @@ void tb_model_free(tb_model *m) {
     if (m->layout) {
         tb_free(m->layout->layer);
         tb_free(m->layout->adapter);
+        tb_free(m->layout->unit_begin);
+        tb_free(m->layout->unit_data);
+        tb_free(m->layout->unit_grad);
         tb_free(m->layout);
     }
     tb_free(m->rope_cos);
@@ -300,23 +303,34 @@ int tb_model_forward(tb_model *m, const int *inp, const int *targets, int B, int
     for (int i = 0; i < BT; i++) a->targets[i] = targets ? targets[i] : -1;
     m->targets = a->targets;
 
-    tb_global_ptrs g;
-    tb_global_ptrs_get(m, &g);
-    embedding_forward(a->encoded, inp, g.w[GW_WTE], g.w[GW_WPE], B, T, C);
     int last = c->n_layer - 1;
     if (m->stop_at_capture && m->capture_layer >= 0) last = m->capture_layer;
-    const float *res = a->encoded;
-    for (int l = 0; l <= last; l++) {
-        block_forward(m, l, res);
-        res = block_acts(m, l).res3;
-    }
     a->forward_layers = last + 1;
     a->have_logits = last == c->n_layer - 1;
+    /* under ZeRO-3 each unit's weights are gathered just before use and dropped after; a tied
+     * embedding stays until the head has used it */
+    int keep_wte = a->have_logits && c->tie_embeddings;
+    tb_global_ptrs g;
+    tb_unit_acquire(m, -1, 0);
+    tb_global_ptrs_get(m, &g);
+    embedding_forward(a->encoded, inp, g.w[GW_WTE], g.w[GW_WPE], B, T, C);
+    if (!keep_wte) tb_unit_release(m, -1, 0);
+    const float *res = a->encoded;
+    for (int l = 0; l <= last; l++) {
+        tb_unit_acquire(m, l, 0);
+        block_forward(m, l, res);
+        tb_unit_release(m, l, 0);
+        res = block_acts(m, l).res3;
+    }
     memset(a->hidden_grad, 0, (size_t)BT * C * sizeof(float));
     if (!a->have_logits) return TB_OK;
 
+    tb_unit_acquire(m, c->n_layer, 0);
+    tb_global_ptrs_get(m, &g);
     norm_forward(m, a->lnf, a->lnf_mean, a->lnf_rstd, res, g.w[GW_LNFW], g.w[GW_LNFB], BT);
     matmul_forward(a->logits, a->lnf, g.w[GW_HEAD], NULL, BT, C, V);
+    tb_unit_release(m, c->n_layer, 0);
+    tb_unit_release(m, -1, 0);
     logprob_forward(a->logprob, a->lse, a->logits, a->targets, BT, V);
     return TB_OK;
 }
@@ -423,11 +437,13 @@ void tb_model_backward(tb_model *m, int have_dlogits) {
     int BT = a->B * a->T, C = c->n_embd;
     size_t BTC = (size_t)BT * C;
     tb_global_ptrs g;
-    tb_global_ptrs_get(m, &g);
     memset(a->dres, 0, BTC * sizeof(float));
     int last = a->forward_layers - 1;
     if (have_dlogits) {
         TB_ASSERT(a->have_logits);
+        tb_unit_acquire(m, c->n_layer, 1);
+        if (c->tie_embeddings) tb_unit_acquire(m, -1, 1); /* the head's gradient goes into wte */
+        tb_global_ptrs_get(m, &g);
         const float *res_last = block_acts(m, last).res3;
         /* logits = lnf . Whead^T */
         memset(a->dln, 0, BTC * sizeof(float));
@@ -435,17 +451,23 @@ void tb_model_backward(tb_model *m, int have_dlogits) {
         /* lnf = norm(res_last) */
         norm_backward(m, a->dres, g.g[GW_LNFW], g.g[GW_LNFB], a->dln, res_last, g.w[GW_LNFW], a->lnf_mean,
                       a->lnf_rstd, BT);
+        tb_unit_release(m, c->n_layer, 1);
     }
     if (m->on_grad_ready) m->on_grad_ready(m->grad_ready_ctx, c->n_layer);
     for (int l = last; l >= 0; l--) {
         if (l == m->capture_layer) /* the objective's gradient on block l's output joins the stream here */
             for (size_t i = 0; i < BTC; i++) a->dres[i] += a->hidden_grad[i];
         const float *res_in = l == 0 ? a->encoded : block_acts(m, l - 1).res3;
+        tb_unit_acquire(m, l, 1);
         block_backward(m, l, res_in);
+        tb_unit_release(m, l, 1);
         if (m->on_grad_ready) m->on_grad_ready(m->grad_ready_ctx, l);
     }
     /* encoded = wte[inp] + wpe[t] */
+    tb_unit_acquire(m, -1, 1);
+    tb_global_ptrs_get(m, &g);
     embedding_backward(g.g[GW_WTE], g.g[GW_WPE], a->dres, a->inp, a->B, a->T, C);
+    tb_unit_release(m, -1, 1);
     if (m->on_grad_ready) m->on_grad_ready(m->grad_ready_ctx, -1);
 }
 

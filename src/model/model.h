@@ -114,9 +114,23 @@ int tb_lora_targets_parse(const char *s, unsigned *out);
 typedef struct tb_acts tb_acts;     /* activation buffers, defined in model.c */
 typedef struct tb_layout tb_layout; /* tensor index tables, defined in layout.h */
 
+/* Parameter sharding (ZeRO-3). When a model has a provider, the base weights of unit u are not read
+ * from params.data but from a buffer the provider fills for the duration of one use: u = -1 is what
+ * precedes block 0 (embeddings), 0..L-1 the blocks, L what follows the last block (final norm,
+ * untied head); tb_model_layer_range gives each unit's flat range, and the buffers are laid out like
+ * params over that range. In backward the provider also gives a zeroed gradient buffer for the unit
+ * and takes it back at release, when the unit's gradient is final. params.data and params.grad may
+ * then be NULL. Generation needs whole parameters (no provider). */
+typedef struct {
+    void (*acquire)(void *ctx, int unit, int for_backward, float **data, float **grad);
+    void (*release)(void *ctx, int unit, int for_backward);
+    void *ctx;
+} tb_param_provider;
+
 typedef struct {
     tb_config cfg;
     tb_paramset params;  /* base weights */
+    const tb_param_provider *provider; /* ZeRO-3; NULL: params.data holds every weight */
     tb_paramset adapter; /* prefix.{l}.key/value, lora.{linear name}.A/B; empty when none */
     tb_adapter_config acfg;
 

@@ -2,6 +2,7 @@
  * is the same for every objective: the objective only shapes the gradient of the model's outputs. */
 #include <math.h>
 
+#include "dist/dist.h"
 #include "train.h"
 
 /* Scored targets of the micro-batch over the whole group: the objective's normaliser. */
@@ -22,6 +23,7 @@ int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
     int rc = TB_OK;
     double total = 0.0;
     tb_model_zero_grad(m);
+    tb_paramset_zero_grad(tr->trainable); /* ZeRO-3 trains a shard ParamSet outside the model */
     for (int u = 0; u < tr->accum && rc == TB_OK; u++) {
         double l = 0.0;
         rc = tr->next_batch(tr->batch_ctx, step, u, inp, targets);

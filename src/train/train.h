@@ -8,8 +8,10 @@
 #include <stddef.h>
 
 #include "core/core.h"
-#include "dist/dist.h"
 #include "model/model.h"
+
+/* data parallelism over a group (src/dist) */
+typedef struct tb_dp tb_dp;
 
 /* ---- optimizers ------------------------------------------------------------------------------ */
 

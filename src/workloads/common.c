@@ -34,43 +34,44 @@ int tb_make_dirs(const char *path) {
     return TB_OK;
 }
 
-/* ZeRO-1 keeps each rank's moments for its shard only: gather them into full buffers on the group's
- * rank 0 (full_m/full_v may be NULL elsewhere). All-reduce keeps them whole on every rank already. */
-static int gather_moments(const tb_point_train *pt, float *full_m, float *full_v) {
-    const tb_optimizer *o = pt->tr->opt;
-    if (!pt->dp || pt->dp->mode != TB_DP_ZERO1) {
-        if (!full_m) return TB_OK; /* not the leader: nothing to contribute */
-        memcpy(full_m, o->m, o->numel * sizeof(float));
-        if (o->v) memcpy(full_v, o->v, o->numel * sizeof(float));
-        return TB_OK;
-    }
-    const tb_dp *d = pt->dp;
-    int rc = MPI_Gatherv(o->m, (int)o->numel, MPI_FLOAT, full_m, d->counts, d->displs, MPI_FLOAT, 0, d->comm);
-    if (rc == MPI_SUCCESS && o->v)
-        rc = MPI_Gatherv(o->v, (int)o->numel, MPI_FLOAT, full_v, d->counts, d->displs, MPI_FLOAT, 0, d->comm);
-    return rc == MPI_SUCCESS ? TB_OK : TB_ERROR(TB_ERR_MPI, "a rank may have failed", "gathering optimizer shards failed");
-}
-
 static int group_rank(const tb_point_train *pt) {
     int r = 0;
     if (pt->dp) MPI_Comm_rank(pt->dp->comm, &r);
     return r;
 }
 
-/* The group's rank 0 writes the point's state; every rank of the group takes part in the gather. */
+/* A rank's part of some state (moments; under ZeRO-3 also the weights) in the whole layout. */
+static int gather_state(const tb_point_train *pt, const float *part, float *full, size_t n) {
+    if (!pt->dp) {
+        memcpy(full, part, n * sizeof(float));
+        return TB_OK;
+    }
+    return tb_dp_gather_state(pt->dp, part, full);
+}
+
+/* The group's rank 0 writes the point's state; every rank of the group takes part in the gathers. */
 static int save_point(const tb_point_train *pt, long step) {
-    const tb_paramset *ps = pt->tr->trainable;
-    int leader = group_rank(pt) == 0;
-    float *m = leader ? tb_malloc(ps->numel * sizeof(float)) : NULL;
-    float *v = leader ? tb_malloc(ps->numel * sizeof(float)) : NULL;
-    int rc = gather_moments(pt, m, v);
-    if (rc == TB_OK && leader) {
-        tb_model *model = pt->tr->model;
-        tb_ckpt_state st = {.step = step, .opt_m = m, .opt_v = v, .opt_numel = ps->numel,
+    tb_model *model = pt->tr->model;
+    const tb_optimizer *o = pt->tr->opt;
+    int zero3 = pt->dp && pt->dp->mode == TB_DP_ZERO3;
+    const tb_paramset *ps = zero3 ? &model->params : pt->tr->trainable;
+    size_t n = ps->numel;
+    float *m = tb_malloc(n * sizeof(float)), *v = tb_malloc(n * sizeof(float)), *w = NULL;
+    int rc = gather_state(pt, o->m, m, n);
+    if (rc == TB_OK && o->v) rc = gather_state(pt, o->v, v, n);
+    if (rc == TB_OK && zero3) { /* the weights are in shards too: put a whole copy in the model to save it */
+        w = tb_malloc(n * sizeof(float));
+        rc = tb_dp_gather_state(pt->dp, tb_dp_trainable(pt->dp)->data, w);
+        model->params.data = w;
+    }
+    if (rc == TB_OK && group_rank(pt) == 0) {
+        tb_ckpt_state st = {.step = step, .opt_m = m, .opt_v = v, .opt_numel = n,
                             .opt_on_adapter = ps == &model->adapter, .trace = pt->curve,
                             .trace_len = pt->curve ? (size_t)pt->steps : 0};
         rc = tb_checkpoint_save(pt->state_path, model, pt->tok, &st);
     }
+    if (zero3) model->params.data = NULL;
+    tb_free(w);
     tb_free(m);
     tb_free(v);
     return rc;
@@ -83,7 +84,8 @@ int tb_point_resume(tb_point_train *pt, long *start) {
     tb_ckpt_state st;
     TB_CHECK(tb_checkpoint_load(pt->state_path, &saved, NULL, &st));
     tb_model *m = pt->tr->model;
-    tb_paramset *ps = pt->tr->trainable;
+    int zero3 = pt->dp && pt->dp->mode == TB_DP_ZERO3;
+    tb_paramset *ps = zero3 ? &m->params : pt->tr->trainable;
     int on_adapter = ps == &m->adapter;
     int rc = TB_OK;
     if (saved.params.numel != m->params.numel || saved.adapter.numel != m->adapter.numel || !st.opt_m ||
@@ -91,11 +93,17 @@ int tb_point_resume(tb_point_train *pt, long *start) {
         rc = TB_ERROR(TB_ERR_FORMAT, "delete the stale state file (the point restarts) or run the spec it came from",
                       "state file %s does not match this point's model, optimizer or step count", pt->state_path);
     if (rc == TB_OK) {
-        memcpy(m->params.data, saved.params.data, m->params.numel * sizeof(float));
+        if (zero3) tb_dp_scatter_state(pt->dp, saved.params.data, tb_dp_trainable(pt->dp)->data);
+        else memcpy(m->params.data, saved.params.data, m->params.numel * sizeof(float));
         if (m->adapter.numel) memcpy(m->adapter.data, saved.adapter.data, m->adapter.numel * sizeof(float));
         const tb_optimizer *o = pt->tr->opt;
-        memcpy(o->m, st.opt_m + o->begin, o->numel * sizeof(float));
-        if (o->v) memcpy(o->v, st.opt_v + o->begin, o->numel * sizeof(float));
+        if (pt->dp) {
+            tb_dp_scatter_state(pt->dp, st.opt_m, o->m);
+            if (o->v) tb_dp_scatter_state(pt->dp, st.opt_v, o->v);
+        } else {
+            memcpy(o->m, st.opt_m, o->numel * sizeof(float));
+            if (o->v) memcpy(o->v, st.opt_v, o->numel * sizeof(float));
+        }
         pt->tr->opt->step = st.step;
         if (pt->curve && st.trace) memcpy(pt->curve, st.trace, (st.trace_len < (size_t)pt->steps ? st.trace_len : (size_t)pt->steps) * sizeof(float));
         *start = st.step;

@@ -35,12 +35,13 @@ static const tb_spec_field lm_fields[] = {
     {"train.weight_decay", TB_SPEC_FLOAT, "0.1", "[0, inf)", NULL, 1, "decoupled weight decay on 2-D weights"},
     {"train.clip", TB_SPEC_FLOAT, "1.0", "[0, inf)", NULL, 1, "global gradient-norm clip (0 = off)"},
     {"train.diverge", TB_SPEC_FLOAT, "3.0", "[0, inf)", NULL, 0, "a point fails when its loss exceeds this times its first (0 = off)"},
-    {"dist.zero", TB_SPEC_INT, "0", "[0, 1]", NULL, 1, "0: all-reduce gradients; 1: ZeRO-1 (sharded optimizer state)"},
+    {"dist.zero", TB_SPEC_INT, "0", "[0, 3]", NULL, 1,
+     "0: all-reduce gradients; 1: ZeRO-1 (sharded optimizer state); 3: ZeRO-3 (sharded weights too)"},
 };
 
 static const tb_spec_schema lm_schema = {"lm", lm_fields, (int)(sizeof lm_fields / sizeof lm_fields[0])};
 
-static const char *const lm_metrics[] = {"train_loss", "val_loss", "val_perplexity"};
+static const char *const lm_metrics[] = {"train_loss", "val_loss", "val_perplexity", "state_mib_per_rank"};
 static const char *const lm_curves[] = {"loss"};
 static const char *const lm_conventions[][2] = {
     {"loss", "mean next-token cross-entropy over scored targets, counted over the whole group"},
@@ -48,6 +49,7 @@ static const char *const lm_conventions[][2] = {
     {"divergence_rule", "failed when a step's loss exceeds train.diverge times the first step's"},
     {"adamw_decay", "decoupled, 2-D weights and embeddings only, PyTorch's order"},
     {"gelu", "tanh approximation"},
+    {"state_mib_per_rank", "weights, gradients and AdamW moments one rank holds (ZeRO-3: plus the peak of gathered units)"},
     {NULL, NULL},
 };
 
@@ -137,6 +139,10 @@ static int build_base(tb_run_ctx *ctx, int p, const char *path) {
 
 static int lm_prepare(tb_run_ctx *ctx) {
     const tb_spec *s = ctx->spec;
+    for (int p = 0; p < s->n_points; p++)
+        if (tb_spec_int(s, p, "dist.zero") == 2)
+            return TB_ERROR(TB_ERR_ARG, "use dist.zero 0, 1 or 3 (ZeRO-2 brings nothing over 1 without overlap here)",
+                            "%s: point %d: dist.zero = 2 is not implemented", s->path, p);
     lm_shared *sh = tb_malloc(sizeof *sh);
     ctx->priv = sh;
     const char *corpus = tb_spec_string(s, 0, "data.corpus");
@@ -230,7 +236,8 @@ static int lm_run_point(tb_run_ctx *ctx, int p, tb_point_out *out) {
     if (rc == TB_OK) rc = tb_opt_kind_parse(tb_spec_string(s, p, "train.optimizer"), &kind);
     if (rc == TB_OK) rc = tb_sched_kind_parse(tb_spec_string(s, p, "train.schedule"), &sched_kind);
     if (rc == TB_OK) {
-        tb_dp_mode mode = tb_spec_int(s, p, "dist.zero") == 1 ? TB_DP_ZERO1 : TB_DP_ALLREDUCE;
+        long z = tb_spec_int(s, p, "dist.zero");
+        tb_dp_mode mode = z == 3 ? TB_DP_ZERO3 : z == 1 ? TB_DP_ZERO1 : TB_DP_ALLREDUCE;
         rc = tb_dp_init(&pt.dp, mode, g->group, &pt.m, &pt.m.params, 4u << 20);
         pt.have_dp = rc == TB_OK;
     }
@@ -238,7 +245,7 @@ static int lm_run_point(tb_run_ctx *ctx, int p, tb_point_out *out) {
         point_free(&pt);
         return rc;
     }
-    tb_optimizer_init_range(&pt.opt, kind, pt.dp.shard_begin, pt.dp.shard_end);
+    tb_dp_optimizer_init(&pt.dp, &pt.opt, kind);
     pt.have_opt = 1;
     pt.opt.weight_decay = (float)tb_spec_float(s, p, "train.weight_decay");
     uint64_t seed = (uint64_t)s->points[p].seed;
@@ -248,7 +255,7 @@ static int lm_run_point(tb_run_ctx *ctx, int p, tb_point_out *out) {
     tb_sampler_shard(&pt.val_smp, first, rows);
     pt.have_smp = 1;
     tb_objective sft = tb_objective_sft();
-    tb_trainer tr = {.model = &pt.m, .trainable = &pt.m.params, .opt = &pt.opt, .objective = &sft, .B = rows, .T = T,
+    tb_trainer tr = {.model = &pt.m, .trainable = tb_dp_trainable(&pt.dp), .opt = &pt.opt, .objective = &sft, .B = rows, .T = T,
                      .accum = accum, .clip = (float)tb_spec_float(s, p, "train.clip"),
                      .next_batch = tb_sampler_batch, .batch_ctx = &pt.smp, .dp = &pt.dp,
                      .sched = {.kind = sched_kind, .lr = (float)tb_spec_float(s, p, "train.lr"),
@@ -268,6 +275,7 @@ static int lm_run_point(tb_run_ctx *ctx, int p, tb_point_out *out) {
         long nb = (pt.val.n_windows + B - 1) / B;
         rc = tb_eval_loss(&pt.m, tb_sampler_eval_batch, &pt.val_smp, nb, rows, T, &pt.dp, &out->metrics[1]);
         out->metrics[2] = exp(out->metrics[1]);
+        out->metrics[3] = (double)tb_dp_state_bytes(&pt.dp) / (1024.0 * 1024.0);
     }
     point_free(&pt);
     return rc;
@@ -277,7 +285,7 @@ const tb_workload tb_workload_lm = {
     .name = "lm",
     .schema = &lm_schema,
     .metrics = lm_metrics,
-    .n_metrics = 3,
+    .n_metrics = 4,
     .curves = lm_curves,
     .n_curves = 1,
     .curve_len = lm_curve_len,

@@ -2,7 +2,7 @@
 # The sweep runtime end to end under mpirun with 2 ranks: a results file equal to an uninterrupted
 # run's after kill -9 and resume, and after a stop signal (exit 75) and resume; a point that blows up
 # is isolated; spec errors name file, line and key; a changed spec is refused without --restart;
-# 1 group x 2 ranks (all-reduce and ZeRO-1) agrees with 2 groups x 1 rank; slices merge into the
+# 1 group x 2 ranks (all-reduce, ZeRO-1, ZeRO-3) agrees with 2 groups x 1 rank; slices merge into the
 # whole; --dry-run lists the points.
 set -uo pipefail
 BIN=${TB_BIN:?set TB_BIN to the trustbench executable}
@@ -106,6 +106,8 @@ cp nan.h5 restart.h5
   && compare ref.h5 dp.h5 1e-4 && ok "1 group x 2 ranks matches 2 groups x 1 rank" || bad "data parallel: $(cat cmp.log)"
 "${MPI[@]}" "$BIN" run "$SPECS/sweep_zero.yaml" -o zero.h5 --cache cache --ranks-per-point 2 > zero.log 2>&1 \
   && compare ref.h5 zero.h5 1e-4 && ok "ZeRO-1 matches stage 0" || bad "ZeRO-1: $(cat cmp.log)"
+"${MPI[@]}" "$BIN" run "$SPECS/sweep_zero3.yaml" -o zero3.h5 --cache cache --ranks-per-point 2 > zero3.log 2>&1 \
+  && compare ref.h5 zero3.h5 1e-4 && ok "ZeRO-3 matches stage 0" || bad "ZeRO-3: $(cat cmp.log zero3.log | tail -5)"
 
 # 8. slices, then merge
 for i in 0 1; do

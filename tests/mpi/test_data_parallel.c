@@ -50,13 +50,13 @@ static void train(tb_family f, int distributed, tb_dp_mode mode, double *losses,
     /* a small bucket limit forces several buckets, so overlap and ordering are exercised */
     if (distributed) {
         assert_int_equal(tb_dp_init(&dp, mode, MPI_COMM_WORLD, &m, &m.params, 16 * 1024), TB_OK);
-        tb_optimizer_init_range(&o, TB_OPT_ADAMW, dp.shard_begin, dp.shard_end);
+        tb_dp_optimizer_init(&dp, &o, TB_OPT_ADAMW);
     } else {
         tb_optimizer_init(&o, TB_OPT_ADAMW, &m.params);
     }
     o.weight_decay = 0.1f;
     tb_objective sft = tb_objective_sft();
-    tb_trainer tr = {.model = &m, .trainable = &m.params, .opt = &o, .objective = &sft, .B = rows, .T = T,
+    tb_trainer tr = {.model = &m, .trainable = distributed ? tb_dp_trainable(&dp) : &m.params, .opt = &o, .objective = &sft, .B = rows, .T = T,
                      .accum = ACCUM, .clip = 1.0f, .next_batch = tb_sampler_batch, .batch_ctx = &s,
                      .dp = distributed ? &dp : NULL,
                      .sched = {.kind = TB_SCHED_COSINE, .lr = 3e-3f, .min_lr = 1e-4f, .warmup = 2, .total = STEPS}};
@@ -64,13 +64,21 @@ static void train(tb_family f, int distributed, tb_dp_mode mode, double *losses,
         float gn;
         assert_int_equal(tb_train_step(&tr, step, &losses[step], &gn), TB_OK);
     }
+    if (distributed) {
+        size_t full = 4 * m.params.numel * sizeof(float); /* values, gradients, AdamW m and v */
+        if (mode == TB_DP_ZERO3 && size > 1) { /* sharded state: well under the full copy per rank */
+            assert_null(m.params.data);
+            assert_true(tb_dp_state_bytes(&dp) < full * 3 / 4);
+        }
+        assert_int_equal(tb_dp_unshard(&dp, &m), TB_OK);
+    }
     memcpy(weights, m.params.data, n_weights * sizeof(float));
     if (distributed) {
         if (mode == TB_DP_ALLREDUCE) assert_true(dp.reducer.n_buckets > 2);
         /* ZeRO-1 keeps AdamW moments for this rank's shard only */
         size_t share = (m.params.numel + (size_t)size - 1) / (size_t)size + 16;
         if (mode == TB_DP_ZERO1) assert_true(o.numel <= share);
-        else assert_int_equal(o.numel, m.params.numel);
+        if (mode == TB_DP_ALLREDUCE) assert_int_equal(o.numel, m.params.numel);
         tb_dp_free(&dp, &m);
     }
     tb_sampler_free(&s);
@@ -101,6 +109,8 @@ static void test_dp_gpt2(void **s) { equivalence(TB_FAMILY_GPT2, TB_DP_ALLREDUCE
 static void test_dp_llama(void **s) { equivalence(TB_FAMILY_LLAMA, TB_DP_ALLREDUCE); }
 static void test_zero1_gpt2(void **s) { equivalence(TB_FAMILY_GPT2, TB_DP_ZERO1); }
 static void test_zero1_llama(void **s) { equivalence(TB_FAMILY_LLAMA, TB_DP_ZERO1); }
+static void test_zero3_gpt2(void **s) { equivalence(TB_FAMILY_GPT2, TB_DP_ZERO3); }
+static void test_zero3_llama(void **s) { equivalence(TB_FAMILY_LLAMA, TB_DP_ZERO3); }
 
 /* groups: every split is consistent, and a size that does not divide the world is refused */
 static void test_groups(void **s) {
@@ -134,6 +144,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_dp_llama),
         cmocka_unit_test(test_zero1_gpt2),
         cmocka_unit_test(test_zero1_llama),
+        cmocka_unit_test(test_zero3_gpt2),
+        cmocka_unit_test(test_zero3_llama),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tb_windows_free(&windows);

@@ -10,8 +10,8 @@
 #   tests/slurm/cluster.sh stop "$dir"            # stops the daemons and removes the directory
 #
 # Environment: TB_SLURM_DIR (scratch directory instead of a new mktemp one, or the one stop/status use),
-# TB_SLURM_PORT (slurmctld's port, slurmd uses the next one; default 6817), TB_SLURM_KEEP=1 (stop keeps
-# the directory, e.g. to read its logs).
+# TB_SLURM_PORT (slurmctld's port, slurmd uses the next one; default: the first free pair from 6817),
+# TB_SLURM_KEEP=1 (stop keeps the directory, e.g. to read its logs).
 set -euo pipefail
 
 say() { echo "cluster: $*" >&2; }
@@ -54,7 +54,20 @@ munge_start() { # dir
   die "munged does not answer on $m/munge.socket; see $m/munged.log"
 }
 
-# ---- slurm.conf ----------------------------------------------------------------------------------------
+# ---- slurm.conf ---------------------------------------------------------------------------------------
+
+port_in_use() { # port
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# A system Slurm (or another test's cluster) may hold the standard ports 6817/6818; take the next free pair.
+free_port_pair() {
+  local p
+  for p in $(seq 6817 2 6915); do
+    port_in_use "$p" || port_in_use $((p + 1)) || { echo "$p"; return 0; }
+  done
+  die "no free port pair between 6817 and 6916; set TB_SLURM_PORT"
+}
 
 # The node line exactly as slurmd detects this machine (CPUs, sockets, cores, threads, RealMemory), so the
 # node never drains for a hardware mismatch.
@@ -136,9 +149,12 @@ start() { # dir
     command -v "$tool" >/dev/null || die "$tool not found; run scripts/setup.sh --slurm"
   done
   host=$(hostname -s)
-  port=${TB_SLURM_PORT:-6817}
+  port=${TB_SLURM_PORT:-}
+  [ -n "$port" ] || port=$(free_port_pair) || exit 1
   mkdir -p "$d"
   chmod 0755 "$d"   # munged (running as munge) must reach its socket inside
+  runuser -u munge -- test -x "$d" ||
+    die "user munge cannot enter $d: make its parent directories searchable (chmod o+x) or choose another"
   [ ! -e "$d/run/slurmctld.pid" ] || die "$d already holds a cluster; stop it first"
   mkdir -p "$d/state" "$d/spool" "$d/run" "$d/log"
   munge_start "$d"

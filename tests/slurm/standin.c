@@ -315,6 +315,9 @@ static int merge(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    // Under a launcher stdout is a pipe, fully buffered by default; the job log must show each line as it
+    // happens (the tests wait for the start line before signalling).
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 2 && strcmp(argv[1], "merge") == 0) return merge(argc - 2, argv + 2);
     if (argc < 2 || strcmp(argv[1], "run") != 0) {
         fprintf(stderr, "usage: standin run SPEC -o OUT [--slice I/N] | standin merge -o OUT SLICE...\n");

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# The Slurm scripts on a real single-node cluster started for the test (tests/slurm/cluster.sh), with the
+# stand-in MPI program (standin.c) in place of `trustbench run`: both launchers, the pre-timeout signal
+# with checkpoint and requeue, a failing program not being requeued, and a job array merged afterwards.
+# Every result must equal an uninterrupted run outside Slurm. Needs root and Slurm (scripts/setup.sh
+# --slurm); exits 77 (skipped) without them. Takes about two minutes, most of it the requeue tests.
+# TB_SLURM_KEEP=1 keeps the scratch directory (job logs, results, cluster logs) for a post-mortem.
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+SKIP=77
+
+if [ "$(id -u)" -ne 0 ]; then echo "skipped: the test cluster must run as root"; exit "$SKIP"; fi
+for tool in munged slurmctld slurmd sbatch mpicc; do
+  command -v "$tool" >/dev/null || { echo "skipped: $tool not found (scripts/setup.sh --slurm)"; exit "$SKIP"; }
+done
+
+# Only what this test sets may reach the jobs (sbatch exports the whole environment): no SLURM_* from an
+# enclosing allocation, no TB_BIN or TB_ARGS from CTest.
+unset $(compgen -e | grep -E '^(SLURM_|SBATCH_|SRUN_|TB_ARGS|TB_BIN|TB_LAUNCHER|TB_MAX|TB_RUN_SBATCH|SPEC$|OUT$)')
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/tb-slurm-test.XXXXXX")
+chmod 0755 "$W"   # munged runs as user munge and must reach its socket in the cluster directory below
+CLUSTER=$W/cluster
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok: $1"; }
+bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
+
+finish() {
+  if [ "$fail" -gt 0 ] && [ -d "$CLUSTER/log" ]; then
+    echo "--- slurmctld.log (last 30 lines)"; tail -n 30 "$CLUSTER/log/slurmctld.log"
+    echo "--- slurmd.log (last 30 lines)"; tail -n 30 "$CLUSTER/log/slurmd.log"
+  fi
+  [ -d "$CLUSTER" ] && "$HERE/cluster.sh" stop "$CLUSTER"
+  if [ "${TB_SLURM_KEEP:-0}" = 1 ]; then echo "kept $W (job logs, results, cluster logs)"; else rm -rf "$W"; fi
+}
+trap finish EXIT
+trap 'exit 1' INT TERM   # run finish (via EXIT) when CTest times the test out
+
+t_total=$SECONDS
+
+# ---- the stand-in and its specs -----------------------------------------------------------------------
+
+STANDIN=$W/standin
+mpicc -std=c11 -O2 -Wall -Wextra -Werror -o "$STANDIN" "$HERE/standin.c" || { bad "build standin.c"; exit 1; }
+# Same 160 steps, so the same result; only the time per step differs.
+printf 'steps 160\nstep_ms 5\n' > "$W/quick.spec"
+# Long enough (40 s) that the warning signal, which Slurm's 30 s housekeeping loop delivers at most 35 s
+# into a job with --time=1 --signal=B:USR1@55, always lands mid-run.
+printf 'steps 160\nstep_ms 250\n' > "$W/slow.spec"
+# Long enough (8 s) to be signalled by hand while running.
+printf 'steps 160\nstep_ms 50\n' > "$W/medium.spec"
+
+mpirun -np 2 --oversubscribe "$STANDIN" run "$W/quick.spec" -o "$W/reference.txt" >/dev/null &&
+  [ "$(wc -l < "$W/reference.txt")" -eq 160 ] && ok "uninterrupted reference run outside Slurm" ||
+  { bad "reference run"; exit 1; }
+
+# ---- the cluster --------------------------------------------------------------------------------------
+
+t_start=$SECONDS
+"$HERE/cluster.sh" start "$CLUSTER" >/dev/null && ok "cluster started in $((SECONDS - t_start)) s" ||
+  { bad "cluster start"; exit 1; }
+export SLURM_CONF=$CLUSTER/slurm.conf
+
+# submit NAME SPEC [sbatch options...] [-- script]: run.sbatch (or the script after --) with the stand-in;
+# prints the job id. The result goes to $W/NAME.txt and the log to $W/NAME.log.
+submit() {
+  local name=$1 spec=$2 script=$ROOT/slurm/run.sbatch
+  shift 2
+  local opts=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = -- ]; then script=$2; break; fi
+    opts+=("$1"); shift
+  done
+  env SPEC="$spec" OUT="$W/$name.txt" TB_BIN="$STANDIN" TB_RUN_SBATCH="$ROOT/slurm/run.sbatch" \
+    sbatch --parsable --chdir="$W" --output="$W/$name.log" "${opts[@]}" "$script"
+}
+
+job_field() { # id field: the field from every record of the job (one per array task)
+  scontrol show job -o "$1" 2>/dev/null | grep -o "\b$2=[^ ]*" | cut -d= -f2
+}
+
+# Waits until every record of the job is in a final state; prints the states.
+wait_job() { # id timeout-seconds
+  local id=$1 deadline=$((SECONDS + $2)) states
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    states=$(job_field "$id" JobState | sort -u | tr '\n' ' ')
+    if [ -n "$states" ] && ! grep -qE 'PENDING|RUNNING|CONFIGURING|COMPLETING|REQUEUE|SUSPENDED|RESIZING' <<<"$states"; then
+      echo "${states% }"
+      return 0
+    fi
+    sleep 1
+  done
+  echo "TIMEOUT(still ${states% })"
+  return 1
+}
+
+show_log() { echo "--- $1"; cat "$1" 2>/dev/null; echo "---"; }
+
+# check_result NAME WHAT: the job's result file equals the uninterrupted reference.
+check_result() {
+  if cmp -s "$W/$1.txt" "$W/reference.txt"; then ok "$2: result equals the uninterrupted run"
+  else bad "$2: result differs from the uninterrupted run"; show_log "$W/$1.log"; fi
+}
+
+# ---- 1. one allocation, each launcher -----------------------------------------------------------------
+
+for launcher in mpirun srun; do
+  t=$SECONDS
+  id=$(TB_LAUNCHER=$launcher submit "$launcher" "$W/quick.spec" --ntasks=2)
+  state=$(wait_job "$id" 60)
+  if [ "$state" = COMPLETED ] && [ "$(job_field "$id" ExitCode)" = 0:0 ] &&
+     grep -q "standin: 2 ranks" "$W/$launcher.log"; then
+    ok "run.sbatch with $launcher: 2 ranks, COMPLETED in $((SECONDS - t)) s"
+  else
+    bad "run.sbatch with $launcher: state $state"; show_log "$W/$launcher.log"
+  fi
+  check_result "$launcher" "$launcher"
+done
+
+# ---- 2. a failing program is reported, not requeued ---------------------------------------------------
+
+id=$(submit broken "$W/missing.spec" --ntasks=1)
+state=$(wait_job "$id" 60)
+if [ "$state" = FAILED ] && [ "$(job_field "$id" Restarts)" = 0 ] &&
+   grep -q "finished with status 1" "$W/broken.log"; then
+  ok "a program failing with status 1 fails the job without a requeue"
+else
+  bad "failing program: state $state, restarts $(job_field "$id" Restarts)"; show_log "$W/broken.log"
+fi
+
+# ---- 3. srun: USR1 to the batch shell is forwarded, the ranks checkpoint, the job requeues ------------
+
+t=$SECONDS
+id=$(TB_LAUNCHER=srun submit signalled "$W/medium.spec" --ntasks=2)
+for _ in $(seq 60); do grep -q "standin: 2 ranks" "$W/signalled.log" 2>/dev/null && break; sleep 0.5; done
+sleep 1
+# What --signal=B:USR1@N does at the warning time, sent now.
+scancel --batch --signal=USR1 "$id"
+state=$(wait_job "$id" 120)
+if [ "$state" = COMPLETED ] && [ "$(job_field "$id" Restarts)" = 1 ] &&
+   grep -q "restart count 1" "$W/signalled.log" && grep -qE "starting at step [1-9]" "$W/signalled.log"; then
+  ok "srun: USR1 forwarded, checkpoint, requeue, resumed mid-run with SLURM_RESTART_COUNT=1 ($((SECONDS - t)) s)"
+else
+  bad "srun signal and requeue: state $state, restarts $(job_field "$id" Restarts)"; show_log "$W/signalled.log"
+fi
+check_result signalled "srun after a requeue"
+
+# ---- 4. mpirun: the time limit's warning signal arrives mid-run, the job requeues and finishes --------
+
+t=$SECONDS
+id=$(submit timelimit "$W/slow.spec" --ntasks=2 --time=1 --signal=B:USR1@55)
+state=$(wait_job "$id" 300)
+restarts=$(job_field "$id" Restarts)
+if [ "$state" = COMPLETED ] && [ "${restarts:-0}" -ge 1 ] && grep -q "restart count 1" "$W/timelimit.log" &&
+   grep -q "received SIGUSR1" "$W/timelimit.log" && grep -qE "starting at step [1-9]" "$W/timelimit.log"; then
+  ok "time limit: USR1 mid-run, $restarts requeue(s), resumed, COMPLETED in $((SECONDS - t)) s"
+else
+  bad "time limit and requeue: state $state, restarts $restarts"; show_log "$W/timelimit.log"
+fi
+check_result timelimit "mpirun after the time-limit requeue"
+
+# ---- 5. a job array of two slices, merged by a dependent job ------------------------------------------
+
+t=$SECONDS
+id=$(submit array "$W/quick.spec" --ntasks=1 --array=0-1 --output="$W/array-%a.log" -- "$ROOT/slurm/array.sbatch")
+merge_id=$(sbatch --parsable --chdir="$W" --output="$W/merge.log" --dependency=afterok:"$id" \
+  --wrap "$STANDIN merge -o $W/array.txt $W/array.txt.slice-0.h5 $W/array.txt.slice-1.h5")
+states=$(wait_job "$id" 60)
+mstate=$(wait_job "$merge_id" 60)
+if [ "$states" = COMPLETED ] && [ -s "$W/array.txt.slice-0.h5" ] && [ -s "$W/array.txt.slice-1.h5" ] &&
+   ! cmp -s "$W/array.txt.slice-0.h5" "$W/array.txt.slice-1.h5"; then
+  ok "array.sbatch: 2 tasks COMPLETED, each wrote its own slice"
+else
+  bad "array.sbatch: states $states"; show_log "$W/array-0.log"; show_log "$W/array-1.log"
+fi
+if [ "$mstate" = COMPLETED ]; then ok "merge job ran after the array ($((SECONDS - t)) s in all)"
+else bad "merge job: state $mstate"; show_log "$W/merge.log"; fi
+check_result array "array slices merged"
+
+# A strided or shifted array would leave points out: refused.
+id=$(submit gap "$W/quick.spec" --ntasks=1 --array=1-2 --output="$W/gap-%a.log" -- "$ROOT/slurm/array.sbatch")
+states=$(wait_job "$id" 60)
+if [ "$states" = FAILED ] && grep -q "contiguous from 0" "$W/gap-1.log"; then
+  ok "array.sbatch refuses an array that does not start at 0"
+else
+  bad "array 1-2: states $states"; show_log "$W/gap-1.log"
+fi
+
+echo "$pass passed, $fail failed ($((SECONDS - t_total)) s)"
+[ "$fail" -eq 0 ]

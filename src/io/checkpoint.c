@@ -29,6 +29,7 @@
 
 #include <hdf5.h>
 
+#include "io/h5util.h"
 #include "io/io.h"
 
 #define CKPT_FORMAT "trustbench-checkpoint"
@@ -44,39 +45,9 @@ _Static_assert(sizeof(tb_merge) == 2 * sizeof(int32_t), "merges are stored as an
 /* ------------------------------------------------------------------------------------------------
  * HDF5 error handling */
 
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} h5_quiet;
-
-/* HDF5 prints its whole error stack to stderr by default; we report through TB_ERROR instead. */
-static void h5_quiet_begin(h5_quiet *q) {
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void h5_quiet_end(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
-
-#define H5_DETAIL_MAX 256
-
-static herr_t keep_innermost(unsigned n, const H5E_error2_t *e, void *buf) {
-    if (n == 0) snprintf(buf, H5_DETAIL_MAX, "%s", e->desc ? e->desc : "");
-    return 0;
-}
-
-/* The innermost message of HDF5's error stack, where the failure was detected ("truncated file:
- * eof = ..."), which says more than the API-level one. Call it right after the failing call: the
- * next HDF5 API call clears the stack. */
-static const char *h5_detail(void) {
-    static char buf[H5_DETAIL_MAX];
-    buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, buf);
-    return buf[0] ? buf : "unknown HDF5 error";
-}
-
 #define WRITE_FAILED(path, what, name)                                                                  \
     TB_ERROR(TB_ERR_IO, HINT_WRITE, "checkpoint %s: cannot write %s '%s': %s", (path), (what), (name), \
-             h5_detail())
+             TB_H5_DETAIL())
 
 /* Errors raised by other modules (config validation, tokenizer, adapters) do not know which file
  * the values came from; restate them naming it. */
@@ -151,7 +122,7 @@ static int link_exists(hid_t loc, const char *path, const char *where, const cha
     htri_t r = H5Lexists(loc, name, H5P_DEFAULT);
     if (r < 0)
         return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: cannot look up %s%s: %s", path, where, name,
-                        h5_detail());
+                        TB_H5_DETAIL());
     *present = r > 0;
     return TB_OK;
 }
@@ -160,7 +131,7 @@ static int attr_exists(hid_t loc, const char *path, const char *where, const cha
     htri_t r = H5Aexists(loc, name);
     if (r < 0)
         return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: cannot look up attribute '%s' of %s: %s", path,
-                        name, where, h5_detail());
+                        name, where, TB_H5_DETAIL());
     *present = r > 0;
     return TB_OK;
 }
@@ -329,7 +300,7 @@ static int write_contents(hid_t file, const char *path, const tb_model *m, const
 static int write_file(const char *tmp, const tb_model *m, const tb_tokenizer *tok, const tb_ckpt_state *st) {
     hid_t fapl = checkpoint_fapl(1);
     hid_t file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    int rc = file < 0 ? TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot create checkpoint %s: %s", tmp, h5_detail()) : TB_OK;
+    int rc = file < 0 ? TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot create checkpoint %s: %s", tmp, TB_H5_DETAIL()) : TB_OK;
     if (fapl >= 0) H5Pclose(fapl);
     if (rc != TB_OK) return rc;
     rc = write_contents(file, tmp, m, tok, st);
@@ -371,10 +342,10 @@ int tb_checkpoint_save(const char *path, const tb_model *m, const tb_tokenizer *
     memcpy(tmp, path, len);
     memcpy(tmp + len, ".tmp", sizeof ".tmp");
 
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    tb_h5_quiet q;
+    tb_h5_quiet_begin(&q);
     int rc = write_file(tmp, m, tok, st);
-    h5_quiet_end(&q);
+    tb_h5_quiet_end(&q);
     if (rc == TB_OK) rc = sync_file(tmp);
     if (rc == TB_OK && rename(tmp, path) != 0)
         rc = TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
@@ -394,7 +365,7 @@ static int attr_open(hid_t loc, const char *path, const char *where, const char 
     *a = H5Aopen(loc, name, H5P_DEFAULT);
     if (*a < 0)
         return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: cannot open attribute '%s' of %s: %s", path,
-                        name, where, h5_detail());
+                        name, where, TB_H5_DETAIL());
     return TB_OK;
 }
 
@@ -416,7 +387,7 @@ static int attr_read(hid_t loc, const char *path, const char *where, const char 
                       name, where);
     else if (H5Aread(a, mem_type, out) < 0)
         rc = TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: cannot read attribute '%s' of %s as a number: %s",
-                      path, name, where, h5_detail());
+                      path, name, where, TB_H5_DETAIL());
     H5Aclose(a);
     return rc;
 }
@@ -476,7 +447,7 @@ static int group_open(hid_t file, const char *path, const char *name, hid_t *g) 
     *g = H5Gopen2(file, name, H5P_DEFAULT);
     if (*g < 0)
         return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: cannot open group /%s: %s", path, name,
-                        h5_detail());
+                        TB_H5_DETAIL());
     return TB_OK;
 }
 
@@ -492,7 +463,7 @@ static int dataset_open(hid_t g, const char *path, const char *group, const char
     *d = H5Dopen2(g, name, H5P_DEFAULT);
     if (*d < 0)
         return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: cannot open dataset /%s/%s: %s", path, group,
-                        name, h5_detail());
+                        name, TB_H5_DETAIL());
     hid_t space = H5Dget_space(*d), type = H5Dget_type(*d);
     *ndim = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
     if (*ndim >= 0 && H5Sget_simple_extent_dims(space, dims, NULL) < 0) *ndim = -1;
@@ -525,7 +496,7 @@ static int dataset_read_all(hid_t d, const char *path, const char *group, const 
                             hsize_t numel, void *out) {
     if (numel > 0 && H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
         return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: cannot read dataset /%s/%s: %s", path, group,
-                        name, h5_detail());
+                        name, TB_H5_DETAIL());
     return TB_OK;
 }
 
@@ -550,13 +521,13 @@ static int check_no_extra(hid_t g, const char *path, const char *group, const tb
     H5G_info_t info;
     if (H5Gget_info(g, &info) < 0)
         return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: cannot list group /%s: %s", path, group,
-                        h5_detail());
+                        TB_H5_DETAIL());
     for (hsize_t i = 0; i < info.nlinks; i++) {
         char name[TB_NAME_MAX + 4];
         ssize_t len = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
         if (len < 0)
             return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: cannot list group /%s: %s", path, group,
-                            h5_detail());
+                            TB_H5_DETAIL());
         if ((size_t)len >= sizeof name || !tb_paramset_find(ps, name))
             return TB_ERROR(TB_ERR_SHAPE, HINT_MISMATCH,
                             "checkpoint %s: unexpected dataset /%s/%s%s (not a tensor of the model its config "
@@ -634,7 +605,7 @@ static int open_checkpoint(const char *path, hid_t *out) {
     TB_CHECK(check_readable(path));
     hid_t fapl = checkpoint_fapl(0);
     hid_t file = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    int rc = file < 0 ? TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "cannot open checkpoint %s: %s", path, h5_detail())
+    int rc = file < 0 ? TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "cannot open checkpoint %s: %s", path, TB_H5_DETAIL())
                       : TB_OK;
     if (fapl >= 0) H5Pclose(fapl);
     if (rc == TB_OK) rc = check_header(file, path);
@@ -824,15 +795,15 @@ static int load_contents(hid_t file, const char *path, tb_model *m, tb_tokenizer
 int tb_checkpoint_load(const char *path, tb_model *m, tb_tokenizer *tok, tb_ckpt_state *st) {
     memset(m, 0, sizeof *m);
     if (st) memset(st, 0, sizeof *st);
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    tb_h5_quiet q;
+    tb_h5_quiet_begin(&q);
     hid_t file = -1;
     int rc = open_checkpoint(path, &file);
     if (rc == TB_OK) {
         rc = load_contents(file, path, m, tok, st);
         H5Fclose(file);
     }
-    h5_quiet_end(&q);
+    tb_h5_quiet_end(&q);
     return rc;
 }
 
@@ -864,7 +835,7 @@ static int tensor_at(hid_t g, const char *path, const char *group, H5_index_t or
                      size_t cap, int *ndim, hsize_t *dims) {
     if (H5Lget_name_by_idx(g, ".", order, H5_ITER_INC, i, name, cap, H5P_DEFAULT) < 0)
         return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: cannot list group /%s: %s", path, group,
-                        h5_detail());
+                        TB_H5_DETAIL());
     hid_t d = -1;
     TB_CHECK(dataset_open(g, path, group, name, H5T_FLOAT, &d, ndim, dims));
     H5Dclose(d);
@@ -882,7 +853,7 @@ static int print_tensors_in(hid_t g, const char *path, const char *group, const 
     H5G_info_t info;
     if (H5Gget_info(g, &info) < 0)
         return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: cannot list group /%s: %s", path, group,
-                        h5_detail());
+                        TB_H5_DETAIL());
     H5_index_t order = link_order(g);
     char name[256], s[128];
     int ndim;
@@ -1002,14 +973,14 @@ static int print_info(hid_t file, const char *path, FILE *out) {
 }
 
 int tb_checkpoint_info(const char *path, FILE *out) {
-    h5_quiet q;
-    h5_quiet_begin(&q);
+    tb_h5_quiet q;
+    tb_h5_quiet_begin(&q);
     hid_t file = -1;
     int rc = open_checkpoint(path, &file);
     if (rc == TB_OK) {
         rc = print_info(file, path, out);
         H5Fclose(file);
     }
-    h5_quiet_end(&q);
+    tb_h5_quiet_end(&q);
     return rc;
 }

@@ -36,6 +36,7 @@
 
 #include <hdf5.h>
 
+#include "io/h5util.h"
 #include "io/io.h"
 
 #define RESULTS_FORMAT "trustbench-results"
@@ -61,33 +62,7 @@ static const char *const reserved_attrs[] = {"format",          "format_version"
 /* ------------------------------------------------------------------------------------------------
  * HDF5 error handling: its own stack printing is switched off; failures become one TB_ERROR */
 
-typedef struct {
-    H5E_auto2_t func;
-    void *data;
-} h5_quiet;
 
-static void quiet_begin(h5_quiet *q) {
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
-
-#define DETAIL_MAX 256
-
-static herr_t keep_innermost(unsigned n, const H5E_error2_t *e, void *buf) {
-    if (n == 0) snprintf(buf, DETAIL_MAX, "%s", e->desc ? e->desc : "");
-    return 0;
-}
-
-/* The innermost message of HDF5's error stack (where the failure was detected), into buf. Call it
- * right after the failing call: the next API call clears the stack. */
-static const char *h5_detail(char *buf) {
-    buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, buf);
-    return buf[0] ? buf : "unknown HDF5 error";
-}
-#define DETAIL() h5_detail((char[DETAIL_MAX]){0})
 
 /* ------------------------------------------------------------------------------------------------
  * collective status */
@@ -462,7 +437,7 @@ static hid_t collective_dxpl(void) {
  * writing attributes (collective: every rank passes the same values) */
 
 #define WRITE_FAILED(path, what, name)                                                                     \
-    TB_ERROR(TB_ERR_IO, HINT_WRITE, "results file %s: cannot write %s '%s': %s", (path), (what), (name), DETAIL())
+    TB_ERROR(TB_ERR_IO, HINT_WRITE, "results file %s: cannot write %s '%s': %s", (path), (what), (name), TB_H5_DETAIL())
 
 static int attr_write(hid_t loc, const char *path, const char *name, hid_t type, hid_t space, const void *value) {
     hid_t a = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
@@ -658,7 +633,7 @@ static int build_contents(hid_t file, const char *path, MPI_Comm comm, const tb_
 static int build_file(const char *tmp, MPI_Comm comm, const tb_results_layout *L) {
     hid_t fapl = parallel_fapl(comm);
     hid_t file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    int rc = file < 0 ? TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot create results file %s: %s", tmp, DETAIL()) : TB_OK;
+    int rc = file < 0 ? TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot create results file %s: %s", tmp, TB_H5_DETAIL()) : TB_OK;
     if (fapl >= 0) H5Pclose(fapl);
     if (rc != TB_OK) return rc;
     rc = build_contents(file, tmp, comm, L);
@@ -673,7 +648,7 @@ static int build_file(const char *tmp, MPI_Comm comm, const tb_results_layout *L
 
 static int attr_present(hid_t loc, const char *path, const char *name, int *present) {
     htri_t r = H5Aexists(loc, name);
-    if (r < 0) return DAMAGED(path, "cannot look up attribute '%s': %s", name, DETAIL());
+    if (r < 0) return DAMAGED(path, "cannot look up attribute '%s': %s", name, TB_H5_DETAIL());
     *present = r > 0;
     return TB_OK;
 }
@@ -682,7 +657,7 @@ static int attr_present(hid_t loc, const char *path, const char *name, int *pres
 static int attr_read_text(hid_t loc, const char *path, const char *name, char **out) {
     *out = NULL;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    if (a < 0) return DAMAGED(path, "cannot open attribute '%s': %s", name, DETAIL());
+    if (a < 0) return DAMAGED(path, "cannot open attribute '%s': %s", name, TB_H5_DETAIL());
     hid_t t = H5Aget_type(a), space = H5Aget_space(a);
     size_t size = t < 0 ? 0 : H5Tget_size(t);
     int ok = t >= 0 && space >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0 && size > 0 &&
@@ -702,7 +677,7 @@ static int attr_read_text(hid_t loc, const char *path, const char *name, char **
 
 static int attr_read_int(hid_t loc, const char *path, const char *name, int64_t *out) {
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    if (a < 0) return DAMAGED(path, "cannot open attribute '%s': %s", name, DETAIL());
+    if (a < 0) return DAMAGED(path, "cannot open attribute '%s': %s", name, TB_H5_DETAIL());
     hid_t t = H5Aget_type(a), space = H5Aget_space(a);
     int ok = t >= 0 && space >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Sget_simple_extent_npoints(space) == 1 &&
              H5Aread(a, H5T_NATIVE_INT64, out) >= 0;
@@ -785,7 +760,7 @@ static int open_dataset(hid_t file, const char *path, dataset_desc *d, long n_po
     d->dset = H5Dopen2(file, d->path, H5P_DEFAULT);
     if (d->dset < 0)
         return TB_ERROR(TB_ERR_FORMAT, HINT_LAYOUT, "results file %s: cannot open dataset /%s: %s", path, d->path,
-                        DETAIL());
+                        TB_H5_DETAIL());
     d->type = H5Dget_type(d->dset);
     hid_t want = desc_type(d), space = H5Dget_space(d->dset);
     hsize_t dims[2] = {0, 0}, want_dims[2] = {(hsize_t)n_points, d->row_len};
@@ -818,7 +793,7 @@ static const dataset_desc *find_source(const dataset_desc *ds, int n, row_source
 /* Every rank reads the whole status column (collectively: the same bytes for all) and checks it. */
 static int read_status(const char *path, const dataset_desc *d, hid_t dxpl, long n_points, int32_t *status) {
     if (H5Dread(d->dset, d->type, H5S_ALL, H5S_ALL, dxpl, status) < 0)
-        return DAMAGED(path, "cannot read /points/status: %s", DETAIL());
+        return DAMAGED(path, "cannot read /points/status: %s", TB_H5_DETAIL());
     for (long p = 0; p < n_points; p++)
         if (status[p] < TB_POINT_PENDING || status[p] > TB_POINT_FAILED)
             return DAMAGED(path, "/points/status[%ld] = %d is not a status (0 pending, 1 done, 2 failed)", p,
@@ -898,7 +873,7 @@ static int check_path(const char *path) {
 static int open_file(tb_results *r) {
     hid_t fapl = parallel_fapl(r->comm);
     r->file = fapl < 0 ? -1 : H5Fopen(r->path, H5F_ACC_RDWR, fapl);
-    int rc = r->file < 0 ? DAMAGED(r->path, "cannot open it: %s", DETAIL()) : TB_OK;
+    int rc = r->file < 0 ? DAMAGED(r->path, "cannot open it: %s", TB_H5_DETAIL()) : TB_OK;
     if (fapl >= 0) H5Pclose(fapl);
     return rc;
 }
@@ -909,7 +884,7 @@ static int open_file(tb_results *r) {
 static int open_datasets(tb_results *r) {
     for (int i = 0; i < r->n_ds; i++) TB_CHECK(open_dataset(r->file, r->path, &r->ds[i], r->n_points));
     r->dxpl = collective_dxpl();
-    if (r->dxpl < 0) return DAMAGED(r->path, "cannot set up collective transfers: %s", DETAIL());
+    if (r->dxpl < 0) return DAMAGED(r->path, "cannot set up collective transfers: %s", TB_H5_DETAIL());
     return read_status(r->path, find_source(r->ds, r->n_ds, SRC_STATUS), r->dxpl, r->n_points, r->status);
 }
 
@@ -944,8 +919,8 @@ int tb_results_create(tb_results **out, const char *path, MPI_Comm comm, const t
     *out = NULL;
     int rank;
     MPI_Comm_rank(comm, &rank);
-    h5_quiet q;
-    quiet_begin(&q);
+    tb_h5_quiet q;
+    tb_h5_quiet_begin(&q);
     size_t len = strlen(path);
     char *tmp = tb_malloc(len + sizeof ".tmp");
     memcpy(tmp, path, len);
@@ -959,14 +934,14 @@ int tb_results_create(tb_results **out, const char *path, MPI_Comm comm, const t
     int stale;
     if (rc == TB_OK) rc = attach(out, path, comm, L, 0, 0, &stale);
     tb_free(tmp);
-    quiet_end(&q);
+    tb_h5_quiet_end(&q);
     return rc;
 }
 
 int tb_results_open(tb_results **out, const char *path, MPI_Comm comm, const tb_results_layout *L, int restart) {
     *out = NULL;
-    h5_quiet q;
-    quiet_begin(&q);
+    tb_h5_quiet q;
+    tb_h5_quiet_begin(&q);
     int stale = 0;
     int rc = agree(comm, check_layout(comm, L));
     if (rc == TB_OK) rc = attach(out, path, comm, L, 1, restart, &stale);
@@ -974,14 +949,14 @@ int tb_results_open(tb_results **out, const char *path, MPI_Comm comm, const tb_
     MPI_Comm_rank(comm, &rank);
     if (rc == TB_OK && stale && rank == 0)
         tb_warn("results file %s was written for a different spec; --restart: it will be recreated", path);
-    quiet_end(&q);
+    tb_h5_quiet_end(&q);
     return rc;
 }
 
 int tb_results_close(tb_results *r) {
     if (!r) return TB_OK;
-    h5_quiet q;
-    quiet_begin(&q);
+    tb_h5_quiet q;
+    tb_h5_quiet_begin(&q);
     close_datasets(r->ds, r->n_ds);
     H5Pclose(r->dxpl);
     r->dxpl = -1;
@@ -989,7 +964,7 @@ int tb_results_close(tb_results *r) {
     r->file = -1;
     rc = agree(r->comm, rc);
     results_free(r);
-    quiet_end(&q);
+    tb_h5_quiet_end(&q);
     return rc;
 }
 
@@ -1225,8 +1200,8 @@ static int write_rows(tb_results *r, const tb_results_row *rows, int n_rows) {
 
 int tb_results_write(tb_results *r, const tb_results_row *rows, int n_rows) {
     TB_ASSERT(n_rows >= 0 && (n_rows == 0 || rows != NULL));
-    h5_quiet q;
-    quiet_begin(&q);
+    tb_h5_quiet q;
+    tb_h5_quiet_begin(&q);
     int rc = agree(r->comm, check_rows(r, rows, n_rows));
     int *counts = tb_calloc((size_t)r->size, sizeof *counts), total = 0;
     int64_t *all = rc == TB_OK ? gather_rows(r, rows, n_rows, counts, &total) : NULL;
@@ -1236,7 +1211,7 @@ int tb_results_write(tb_results *r, const tb_results_row *rows, int n_rows) {
         for (int k = 0; k < total; k++) r->status[all[2 * k]] = (int32_t)all[2 * k + 1];
     tb_free(all);
     tb_free(counts);
-    quiet_end(&q);
+    tb_h5_quiet_end(&q);
     return rc;
 }
 
@@ -1281,7 +1256,7 @@ static void slice_close(slice *s) {
 
 static int slice_read_status(slice *s) {
     hid_t d = H5Dopen2(s->file, "points/status", H5P_DEFAULT);
-    if (d < 0) return DAMAGED(s->path, "cannot open /points/status: %s", DETAIL());
+    if (d < 0) return DAMAGED(s->path, "cannot open /points/status: %s", TB_H5_DETAIL());
     hid_t space = H5Dget_space(d), type = H5Dget_type(d);
     hsize_t dims[1] = {0};
     int ok = space >= 0 && type >= 0 && H5Sget_simple_extent_ndims(space) == 1 &&
@@ -1293,7 +1268,7 @@ static int slice_read_status(slice *s) {
     if (rc == TB_OK) {
         s->status = tb_calloc((size_t)s->n_points, sizeof *s->status);
         if (H5Dread(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->status) < 0)
-            rc = DAMAGED(s->path, "cannot read /points/status: %s", DETAIL());
+            rc = DAMAGED(s->path, "cannot read /points/status: %s", TB_H5_DETAIL());
         for (long p = 0; rc == TB_OK && p < s->n_points; p++)
             if (s->status[p] < TB_POINT_PENDING || s->status[p] > TB_POINT_FAILED)
                 rc = DAMAGED(s->path, "/points/status[%ld] = %d is not a status", p, (int)s->status[p]);
@@ -1310,7 +1285,7 @@ static int slice_open(slice *s, const char *path) {
     hid_t fapl = serial_fapl();
     s->file = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (fapl >= 0) H5Pclose(fapl);
-    if (s->file < 0) return DAMAGED(path, "cannot open it: %s", DETAIL());
+    if (s->file < 0) return DAMAGED(path, "cannot open it: %s", TB_H5_DETAIL());
     TB_CHECK(check_format(s->file, path));
     int64_t n = 0;
     TB_CHECK(attr_read_int(s->file, path, "n_points", &n));
@@ -1340,7 +1315,7 @@ static int check_same_sweep(const slice *a, const slice *b, const path_list *dat
                         b->n_points);
     path_list other = {0};
     if (H5Lvisit(b->file, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &other) < 0)
-        rc = DAMAGED(b->path, "cannot list its datasets: %s", DETAIL());
+        rc = DAMAGED(b->path, "cannot list its datasets: %s", TB_H5_DETAIL());
     else if (other.n != datasets->n)
         rc = TB_ERROR(TB_ERR_FORMAT, "merge only the slice files of one sweep",
                       "cannot merge %s and %s: they hold %d and %d datasets", a->path, b->path, datasets->n, other.n);
@@ -1370,7 +1345,7 @@ static int read_whole(hid_t file, const char *path, const char *name, long n_poi
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
     if (d < 0)
         return TB_ERROR(TB_ERR_FORMAT, "merge only the slice files of one sweep", "%s has no dataset /%s: %s", path,
-                        name, DETAIL());
+                        name, TB_H5_DETAIL());
     *type = H5Dget_type(d);
     hid_t space = H5Dget_space(d);
     int ndim = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
@@ -1386,7 +1361,7 @@ static int read_whole(hid_t file, const char *path, const char *name, long n_poi
         *row_bytes = H5Tget_size(*type) * (size_t)dims[1];
         *buf = tb_malloc((size_t)n_points * *row_bytes);
         if (H5Dread(d, *type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *buf) < 0)
-            rc = DAMAGED(path, "cannot read /%s: %s", name, DETAIL());
+            rc = DAMAGED(path, "cannot read /%s: %s", name, TB_H5_DETAIL());
     }
     if (rc != TB_OK) {
         if (*type >= 0) H5Tclose(*type);
@@ -1475,7 +1450,7 @@ static int write_merged(const char *tmp, const slice *s, int n, const path_list 
     hid_t fapl = serial_fapl();
     hid_t out = fapl < 0 ? -1 : H5Fopen(tmp, H5F_ACC_RDWR, fapl);
     if (fapl >= 0) H5Pclose(fapl);
-    if (out < 0) return TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot open %s for writing: %s", tmp, DETAIL());
+    if (out < 0) return TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot open %s for writing: %s", tmp, TB_H5_DETAIL());
     int rc = TB_OK;
     for (int i = 0; rc == TB_OK && i < datasets->n; i++) rc = merge_dataset(out, tmp, s, n, datasets->paths[i]);
     if (rc == TB_OK) rc = write_merged_from(out, tmp, inputs, n);
@@ -1498,7 +1473,7 @@ static int merge_slices(const char *out_path, const char *tmp, slice *s, const c
     for (int k = 0; k < n; k++) TB_CHECK(slice_open(&s[k], inputs[k]));
     path_list datasets = {0};
     int rc = H5Lvisit(s[0].file, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &datasets) < 0
-                 ? DAMAGED(s[0].path, "cannot list its datasets: %s", DETAIL())
+                 ? DAMAGED(s[0].path, "cannot list its datasets: %s", TB_H5_DETAIL())
                  : TB_OK;
     for (int k = 1; rc == TB_OK && k < n; k++) rc = check_same_sweep(&s[0], &s[k], &datasets);
     if (rc == TB_OK) rc = check_disjoint(s, n);
@@ -1513,8 +1488,8 @@ int tb_results_merge(const char *out_path, const char *const *inputs, int n_inpu
     if (n_inputs < 1)
         return TB_ERROR(TB_ERR_ARG, "give the slice files to merge", "merge %s: no input files", out_path);
     TB_CHECK(check_not_input(out_path, inputs, n_inputs));
-    h5_quiet q;
-    quiet_begin(&q);
+    tb_h5_quiet q;
+    tb_h5_quiet_begin(&q);
     size_t len = strlen(out_path);
     char *tmp = tb_malloc(len + sizeof ".tmp");
     memcpy(tmp, out_path, len);
@@ -1526,6 +1501,6 @@ int tb_results_merge(const char *out_path, const char *const *inputs, int n_inpu
     if (rc != TB_OK) remove(tmp);
     tb_free(s);
     tb_free(tmp);
-    quiet_end(&q);
+    tb_h5_quiet_end(&q);
     return rc;
 }

@@ -46,8 +46,8 @@ munge_start() { # dir
   runuser -u munge -- munged --socket="$m/munge.socket" --key-file="$m/munge.key" \
     --pid-file="$m/munged.pid" --log-file="$m/munged.log" --seed-file="$m/munged.seed" \
     || die "munged did not start; see $m/munged.log"
-  local i
-  for i in $(seq 50); do
+  local _
+  for _ in $(seq 50); do
     munge -S "$m/munge.socket" -n 2>/dev/null | unmunge -S "$m/munge.socket" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
@@ -100,6 +100,8 @@ SlurmdPidFile=$d/run/slurmd.pid
 SlurmctldLogFile=$d/log/slurmctld.log
 SlurmdLogFile=$d/log/slurmd.log
 SlurmctldDebug=info
+# No mail on a test node; the default /bin/mail is usually missing and slurmctld complains at every start.
+MailProg=/bin/true
 SlurmdDebug=info
 # The default proctrack/cgroup kills slurmd on hosts without cgroup mounts; linuxproc needs none.
 ProctrackType=proctrack/linuxproc
@@ -132,8 +134,8 @@ EOF
 # ---- daemons -------------------------------------------------------------------------------------------
 
 wait_node_idle() { # conf
-  local i state=""
-  for i in $(seq $((IDLE_TIMEOUT * 2))); do
+  local _ state=""
+  for _ in $(seq $((IDLE_TIMEOUT * 2))); do
     state=$(SLURM_CONF=$1 sinfo -h -o %t 2>/dev/null | head -1) || true
     [ "$state" = "idle" ] && return 0
     sleep 0.5
@@ -160,8 +162,9 @@ start() { # dir
   munge_start "$d"
   write_slurm_conf "$d" "$host" "$port"
   export SLURM_CONF=$d/slurm.conf
-  # -i: a fresh scratch directory has no state to recover, so do not complain about it.
-  slurmctld -f "$SLURM_CONF" -i || die "slurmctld did not start; see $d/log/slurmctld.log"
+  # -c: a fresh scratch directory has no state to recover, so start cold (the few "Could not open ...
+  # state file" errors left in its log are expected).
+  slurmctld -f "$SLURM_CONF" -c || die "slurmctld did not start; see $d/log/slurmctld.log"
   slurmd -f "$SLURM_CONF" || die "slurmd did not start; see $d/log/slurmd.log"
   if ! wait_node_idle "$SLURM_CONF"; then
     say "node $host not idle after ${IDLE_TIMEOUT}s:"
@@ -180,10 +183,10 @@ pid_alive() { # pidfile
 
 stop_daemon() { # pidfile name
   pid_alive "$1" || return 0
-  local pid i
+  local pid _
   pid=$(cat "$1")
   kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.1
   done
@@ -193,9 +196,9 @@ stop_daemon() { # pidfile name
 
 # Jobs are cancelled while slurmd still runs so that it reaps their step daemons and MPI processes.
 cancel_jobs() { # conf
-  local i
+  local _
   SLURM_CONF=$1 scancel --quiet --full --partition=debug 2>/dev/null || return 0
-  for i in $(seq 30); do
+  for _ in $(seq 30); do
     [ -z "$(SLURM_CONF=$1 squeue -h -o %i 2>/dev/null)" ] && return 0
     sleep 0.5
   done

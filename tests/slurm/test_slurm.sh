@@ -17,7 +17,8 @@ done
 
 # Only what this test sets may reach the jobs (sbatch exports the whole environment): no SLURM_* from an
 # enclosing allocation, no TB_BIN or TB_ARGS from CTest.
-unset $(compgen -e | grep -E '^(SLURM_|SBATCH_|SRUN_|TB_ARGS|TB_BIN|TB_LAUNCHER|TB_MAX|TB_RUN_SBATCH|SPEC$|OUT$)')
+while read -r name; do unset "$name"; done < <(compgen -e |
+  grep -E '^(SLURM_|SBATCH_|SRUN_|TB_ARGS$|TB_BIN$|TB_LAUNCHER|TB_MAX_RESTARTS$|TB_RUN_SBATCH$|SPEC$|OUT$)')
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/tb-slurm-test.XXXXXX")
@@ -53,15 +54,18 @@ printf 'steps 160\nstep_ms 250\n' > "$W/slow.spec"
 # Long enough (8 s) to be signalled by hand while running.
 printf 'steps 160\nstep_ms 50\n' > "$W/medium.spec"
 
-mpirun -np 2 --oversubscribe "$STANDIN" run "$W/quick.spec" -o "$W/reference.txt" >/dev/null &&
-  [ "$(wc -l < "$W/reference.txt")" -eq 160 ] && ok "uninterrupted reference run outside Slurm" ||
-  { bad "reference run"; exit 1; }
+if mpirun -np 2 --oversubscribe "$STANDIN" run "$W/quick.spec" -o "$W/reference.txt" >/dev/null &&
+   [ "$(wc -l < "$W/reference.txt")" -eq 160 ]; then
+  ok "uninterrupted reference run outside Slurm"
+else
+  bad "reference run"; exit 1
+fi
 
 # ---- the cluster --------------------------------------------------------------------------------------
 
 t_start=$SECONDS
-"$HERE/cluster.sh" start "$CLUSTER" >/dev/null && ok "cluster started in $((SECONDS - t_start)) s" ||
-  { bad "cluster start"; exit 1; }
+if "$HERE/cluster.sh" start "$CLUSTER" >/dev/null; then ok "cluster started in $((SECONDS - t_start)) s"
+else bad "cluster start"; exit 1; fi
 export SLURM_CONF=$CLUSTER/slurm.conf
 
 # submit NAME SPEC [sbatch options...] [-- script]: run.sbatch (or the script after --) with the stand-in;

@@ -1,0 +1,23 @@
+/* h5util.h: HDF5 error handling shared by the checkpoint and results writers (internal to src/io).
+ * HDF5 prints its whole error stack to stderr by default; trustbench reports one TB_ERROR instead,
+ * quoting the innermost HDF5 message. */
+#ifndef TB_IO_H5UTIL_H
+#define TB_IO_H5UTIL_H
+
+#include <hdf5.h>
+
+typedef struct {
+    H5E_auto2_t func;
+    void *data;
+} tb_h5_quiet;
+
+void tb_h5_quiet_begin(tb_h5_quiet *q); /* switch HDF5's own printing off, remembering the handler */
+void tb_h5_quiet_end(const tb_h5_quiet *q);
+
+#define TB_H5_DETAIL_MAX 256
+/* The innermost message of HDF5's error stack, where the failure was detected ("truncated file:
+ * eof = ..."), into buf. Call it right after the failing call: the next API call clears the stack. */
+const char *tb_h5_detail(char *buf);
+#define TB_H5_DETAIL() tb_h5_detail((char[TB_H5_DETAIL_MAX]){0})
+
+#endif

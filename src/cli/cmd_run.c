@@ -3,6 +3,7 @@
  * with its points checkpointed (run the same command again to continue), 1 on an error. */
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -73,6 +74,12 @@ int cmd_run(int argc, char **argv) {
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     tb_log_init(rank, o.quiet ? TB_LOG_WARN : lv);
     rc = tb_sys_signals_install();
+    /* srun without PMIx support starts N singletons of size 1. Under mpirun (which sets
+     * OMPI_COMM_WORLD_SIZE) the Slurm variables describe mpirun's daemons, not the ranks. */
+    const char *ntasks = getenv("SLURM_STEP_NUM_TASKS");
+    if (rc == TB_OK && ntasks && !getenv("OMPI_COMM_WORLD_SIZE") && atoi(ntasks) != size)
+        rc = TB_ERROR(TB_ERR_MPI, "launch with `srun --mpi=pmix` or mpirun inside the allocation (see slurm/README.md)",
+                      "MPI sees %d ranks but Slurm started %s tasks", size, ntasks);
     if (rc == TB_OK) rc = tb_sweep_run(&o, &status);
     report_errors(rc, rank, size);
     if (rc == TB_OK && rank == 0 && !o.dry_run && status == 0) {

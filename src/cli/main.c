@@ -26,6 +26,8 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* under mpirun or srun stdout is a pipe: line buffering keeps progress lines timely and whole */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -7,6 +7,7 @@
 set -uo pipefail
 BIN=${TB_BIN:?set TB_BIN to the trustbench executable}
 SPECS=$(cd "$(dirname "$0")/specs" && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 cd "$W"
@@ -19,31 +20,7 @@ fail=0
 ok() { pass=$((pass + 1)); echo "ok: $1"; }
 bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
 
-# compare.py A B [rtol [skip]]: same statuses, seeds and swept values; metrics and curves equal (bit for
-# bit when rtol is 0, else within rtol relative), except the comma-separated metrics in skip.
-cat > compare.py <<'EOF'
-import sys, h5py, numpy as np
-a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
-rtol = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
-skip = sys.argv[4].split(",") if len(sys.argv) > 4 else []
-for col in a["points"]:
-    if col in ("wall_time",):
-        continue
-    if col in b["points"]:
-        assert np.array_equal(a["points"][col][()], b["points"][col][()]), f"/points/{col} differs"
-assert (a["points/status"][()] == 1).all(), f"not every point done: {a['points/status'][()]}"
-for grp in ("metrics", "curves"):
-    for name in a[grp]:
-        if name in skip:
-            continue
-        x, y = a[grp][name][()], b[grp][name][()]
-        if rtol == 0.0:
-            assert np.array_equal(x, y, equal_nan=True), f"/{grp}/{name} differs: max |d| {np.nanmax(np.abs(x - y))}"
-        else:
-            assert np.allclose(x, y, rtol=rtol, atol=0, equal_nan=True), f"/{grp}/{name}: {np.nanmax(np.abs(x - y) / np.abs(y))}"
-print("equal")
-EOF
-compare() { /usr/bin/python3 compare.py "$@" > cmp.log 2>&1; }
+compare() { /usr/bin/python3 "$ROOT/tests/compare_results.py" "$@" > cmp.log 2>&1; }
 wait_for() { # file, pattern, seconds: wait until the pattern appears in the file
   for _ in $(seq 1 $(($3 * 10))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
 }

@@ -164,17 +164,20 @@ start() { # dir
   export SLURM_CONF=$d/slurm.conf
   # -c: a fresh scratch directory has no state to recover, so start cold (the few "Could not open ...
   # state file" errors left in its log are expected).
-  slurmctld -f "$SLURM_CONF" -c || die "slurmctld did not start; see $d/log/slurmctld.log"
-  slurmd -f "$SLURM_CONF" || die "slurmd did not start; see $d/log/slurmd.log"
-  if ! wait_node_idle "$SLURM_CONF"; then
-    say "node $host not idle after ${IDLE_TIMEOUT}s:"
-    sinfo -N -l >&2 || true
-    tail -n 20 "$d/log/slurmctld.log" "$d/log/slurmd.log" >&2 || true
-    stop "$d"
-    exit 1
-  fi
+  slurmctld -f "$SLURM_CONF" -c || abandon_start "$d" "slurmctld did not start"
+  slurmd -f "$SLURM_CONF" || abandon_start "$d" "slurmd did not start"
+  wait_node_idle "$SLURM_CONF" || abandon_start "$d" "node $host not idle after ${IDLE_TIMEOUT}s"
   say "node $host idle; SLURM_CONF=$SLURM_CONF"
   echo "$d"
+}
+
+# A half-started cluster would hold its ports and munged: show why it failed, then take it down.
+abandon_start() { # dir reason
+  say "$2:"
+  SLURM_CONF=$1/slurm.conf sinfo -N -l >&2 || true
+  tail -n 20 "$1/log/slurmctld.log" "$1/log/slurmd.log" >&2 || true
+  stop "$1"
+  exit 1
 }
 
 pid_alive() { # pidfile

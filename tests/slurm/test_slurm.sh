@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The Slurm scripts on a real single-node cluster started for the test (tests/slurm/cluster.sh), with the
-# stand-in MPI program (standin.c) in place of `trustbench run`: both launchers, the pre-timeout signal
-# with checkpoint and requeue, a failing program not being requeued, and a job array merged afterwards.
-# Every result must equal an uninterrupted run outside Slurm. Needs root and Slurm (scripts/setup.sh
-# --slurm); exits 77 (skipped) without them. Takes about two minutes, most of it the requeue tests.
+# The Slurm scripts on a real single-node cluster started for the test (tests/slurm/cluster.sh), running
+# `trustbench run` on small sweeps (specs/): both launchers, the pre-timeout signal with checkpoint and
+# requeue, a failing run not being requeued, and a job array merged afterwards. Every results file must
+# equal an uninterrupted run's outside Slurm. Needs root and Slurm (scripts/setup.sh --slurm); exits 77
+# (skipped) without them. Takes about three minutes, most of it the time-limit test.
 # TB_SLURM_KEEP=1 keeps the scratch directory (job logs, results, cluster logs) for a post-mortem.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -11,7 +11,9 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SKIP=77
 
 if [ "$(id -u)" -ne 0 ]; then echo "skipped: the test cluster must run as root"; exit "$SKIP"; fi
-for tool in munged slurmctld slurmd sbatch mpicc; do
+BIN=${TB_BIN:?set TB_BIN to the trustbench executable}
+SPECS=$HERE/specs
+for tool in munged slurmctld slurmd sbatch; do
   command -v "$tool" >/dev/null || { echo "skipped: $tool not found (scripts/setup.sh --slurm)"; exit "$SKIP"; }
 done
 
@@ -42,24 +44,17 @@ trap 'exit 1' INT TERM   # run finish (via EXIT) when CTest times the test out
 
 t_total=$SECONDS
 
-# ---- the stand-in and its specs -----------------------------------------------------------------------
+# ---- uninterrupted references outside Slurm -------------------------------------------------------------
 
-STANDIN=$W/standin
-mpicc -std=c11 -O2 -Wall -Wextra -Werror -o "$STANDIN" "$HERE/standin.c" || { bad "build standin.c"; exit 1; }
-# Same 160 steps, so the same result; only the time per step differs.
-printf 'steps 160\nstep_ms 5\n' > "$W/quick.spec"
-# Long enough (40 s) that the warning signal, which Slurm's 30 s housekeeping loop delivers at most 35 s
-# into a job with --time=1 --signal=B:USR1@55, always lands mid-run.
-printf 'steps 160\nstep_ms 250\n' > "$W/slow.spec"
-# Long enough (8 s) to be signalled by hand while running.
-printf 'steps 160\nstep_ms 50\n' > "$W/medium.spec"
-
-if mpirun -np 2 --oversubscribe "$STANDIN" run "$W/quick.spec" -o "$W/reference.txt" >/dev/null &&
-   [ "$(wc -l < "$W/reference.txt")" -eq 160 ]; then
-  ok "uninterrupted reference run outside Slurm"
-else
-  bad "reference run"; exit 1
-fi
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE
+for spec in quick medium slow; do
+  if mpirun -np 2 --oversubscribe "$BIN" run "$SPECS/$spec.yaml" -o "$W/reference-$spec.h5" --cache "$W/cache" \
+       --quiet >/dev/null; then
+    ok "uninterrupted reference: $spec"
+  else
+    bad "reference run $spec"; exit 1
+  fi
+done
 
 # ---- the cluster --------------------------------------------------------------------------------------
 
@@ -68,8 +63,8 @@ if "$HERE/cluster.sh" start "$CLUSTER" >/dev/null; then ok "cluster started in $
 else bad "cluster start"; exit 1; fi
 export SLURM_CONF=$CLUSTER/slurm.conf
 
-# submit NAME SPEC [sbatch options...] [-- script]: run.sbatch (or the script after --) with the stand-in;
-# prints the job id. The result goes to $W/NAME.txt and the log to $W/NAME.log.
+# submit NAME SPEC [sbatch options...] [-- script]: run.sbatch (or the script after --) with trustbench on
+# specs/SPEC.yaml; prints the job id. The results go to $W/NAME.h5 and the log to $W/NAME.log.
 submit() {
   local name=$1 spec=$2 script=$ROOT/slurm/run.sbatch
   shift 2
@@ -78,7 +73,8 @@ submit() {
     if [ "$1" = -- ]; then script=$2; break; fi
     opts+=("$1"); shift
   done
-  env SPEC="$spec" OUT="$W/$name.txt" TB_BIN="$STANDIN" TB_RUN_SBATCH="$ROOT/slurm/run.sbatch" \
+  env SPEC="$SPECS/$spec.yaml" OUT="$W/$name.h5" TB_BIN="$BIN" TB_ARGS="--cache $W/cache" \
+    TB_RUN_SBATCH="$ROOT/slurm/run.sbatch" \
     sbatch --parsable --chdir="$W" --output="$W/$name.log" "${opts[@]}" "$script"
 }
 
@@ -103,30 +99,32 @@ wait_job() { # id timeout-seconds
 
 show_log() { echo "--- $1"; cat "$1" 2>/dev/null; echo "---"; }
 
-# check_result NAME WHAT: the job's result file equals the uninterrupted reference.
+# check_result NAME SPEC WHAT: the job's results file equals the uninterrupted run's.
 check_result() {
-  if cmp -s "$W/$1.txt" "$W/reference.txt"; then ok "$2: result equals the uninterrupted run"
-  else bad "$2: result differs from the uninterrupted run"; show_log "$W/$1.log"; fi
+  if /usr/bin/python3 "$ROOT/tests/compare_results.py" "$W/reference-$2.h5" "$W/$1.h5" > "$W/cmp.log" 2>&1; then
+    ok "$3: results equal the uninterrupted run"
+  else bad "$3: results differ from the uninterrupted run: $(cat "$W/cmp.log")"; show_log "$W/$1.log"; fi
 }
+STARTED="sweep slurm-"   # rank 0's first line once the ranks are up
 
 # ---- 1. one allocation, each launcher -----------------------------------------------------------------
 
 for launcher in mpirun srun; do
   t=$SECONDS
-  id=$(TB_LAUNCHER=$launcher submit "$launcher" "$W/quick.spec" --ntasks=2)
-  state=$(wait_job "$id" 60)
+  id=$(TB_LAUNCHER=$launcher submit "$launcher" quick --ntasks=2)
+  state=$(wait_job "$id" 90)
   if [ "$state" = COMPLETED ] && [ "$(job_field "$id" ExitCode)" = 0:0 ] &&
-     grep -q "standin: 2 ranks" "$W/$launcher.log"; then
+     grep -q "4 points, 2 groups of 1 ranks" "$W/$launcher.log"; then
     ok "run.sbatch with $launcher: 2 ranks, COMPLETED in $((SECONDS - t)) s"
   else
     bad "run.sbatch with $launcher: state $state"; show_log "$W/$launcher.log"
   fi
-  check_result "$launcher" "$launcher"
+  check_result "$launcher" quick "$launcher"
 done
 
 # ---- 2. a failing program is reported, not requeued ---------------------------------------------------
 
-id=$(submit broken "$W/missing.spec" --ntasks=1)
+id=$(submit broken missing --ntasks=1)
 state=$(wait_job "$id" 60)
 if [ "$state" = FAILED ] && [ "$(job_field "$id" Restarts)" = 0 ] &&
    grep -q "finished with status 1" "$W/broken.log"; then
@@ -138,54 +136,52 @@ fi
 # ---- 3. srun: USR1 to the batch shell is forwarded, the ranks checkpoint, the job requeues ------------
 
 t=$SECONDS
-id=$(TB_LAUNCHER=srun submit signalled "$W/medium.spec" --ntasks=2)
-for _ in $(seq 60); do grep -q "standin: 2 ranks" "$W/signalled.log" 2>/dev/null && break; sleep 0.5; done
-sleep 1
+id=$(TB_LAUNCHER=srun submit signalled medium --ntasks=2)
+for _ in $(seq 120); do grep -q "point [0-9] step" "$W/signalled.log" 2>/dev/null && break; sleep 0.5; done
 # What --signal=B:USR1@N does at the warning time, sent now.
 scancel --batch --signal=USR1 "$id"
 state=$(wait_job "$id" 120)
 if [ "$state" = COMPLETED ] && [ "$(job_field "$id" Restarts)" = 1 ] &&
-   grep -q "restart count 1" "$W/signalled.log" && grep -qE "starting at step [1-9]" "$W/signalled.log"; then
+   grep -q "restart 1\]" "$W/signalled.log" && grep -q "stop signal: points in flight are checkpointed" "$W/signalled.log"; then
   ok "srun: USR1 forwarded, checkpoint, requeue, resumed mid-run with SLURM_RESTART_COUNT=1 ($((SECONDS - t)) s)"
 else
   bad "srun signal and requeue: state $state, restarts $(job_field "$id" Restarts)"; show_log "$W/signalled.log"
 fi
-check_result signalled "srun after a requeue"
+check_result signalled medium "srun after a requeue"
 
 # ---- 4. mpirun: the time limit's warning signal arrives mid-run, the job requeues and finishes --------
 
 t=$SECONDS
-id=$(submit timelimit "$W/slow.spec" --ntasks=2 --time=1 --signal=B:USR1@55)
+id=$(submit timelimit slow --ntasks=2 --time=1 --signal=B:USR1@55)
 state=$(wait_job "$id" 300)
 restarts=$(job_field "$id" Restarts)
-if [ "$state" = COMPLETED ] && [ "${restarts:-0}" -ge 1 ] && grep -q "restart count 1" "$W/timelimit.log" &&
-   grep -q "received SIGUSR1" "$W/timelimit.log" && grep -qE "starting at step [1-9]" "$W/timelimit.log"; then
+if [ "$state" = COMPLETED ] && [ "${restarts:-0}" -ge 1 ] && grep -q "restart 1\]" "$W/timelimit.log" &&
+   grep -q "received SIGUSR1" "$W/timelimit.log" && grep -q "points in flight are checkpointed" "$W/timelimit.log"; then
   ok "time limit: USR1 mid-run, $restarts requeue(s), resumed, COMPLETED in $((SECONDS - t)) s"
 else
   bad "time limit and requeue: state $state, restarts $restarts"; show_log "$W/timelimit.log"
 fi
-check_result timelimit "mpirun after the time-limit requeue"
+check_result timelimit slow "mpirun after the time-limit requeue"
 
 # ---- 5. a job array of two slices, merged by a dependent job ------------------------------------------
 
 t=$SECONDS
-id=$(submit array "$W/quick.spec" --ntasks=1 --array=0-1 --output="$W/array-%a.log" -- "$ROOT/slurm/array.sbatch")
+id=$(submit array quick --ntasks=1 --array=0-1 --output="$W/array-%a.log" -- "$ROOT/slurm/array.sbatch")
 merge_id=$(sbatch --parsable --chdir="$W" --output="$W/merge.log" --dependency=afterok:"$id" \
-  --wrap "$STANDIN merge -o $W/array.txt $W/array.txt.slice-0.h5 $W/array.txt.slice-1.h5")
+  --wrap "$BIN merge $W/array.h5 $W/array.slice-0.h5 $W/array.slice-1.h5")
 states=$(wait_job "$id" 60)
 mstate=$(wait_job "$merge_id" 60)
-if [ "$states" = COMPLETED ] && [ -s "$W/array.txt.slice-0.h5" ] && [ -s "$W/array.txt.slice-1.h5" ] &&
-   ! cmp -s "$W/array.txt.slice-0.h5" "$W/array.txt.slice-1.h5"; then
+if [ "$states" = COMPLETED ] && [ -s "$W/array.slice-0.h5" ] && [ -s "$W/array.slice-1.h5" ]; then
   ok "array.sbatch: 2 tasks COMPLETED, each wrote its own slice"
 else
   bad "array.sbatch: states $states"; show_log "$W/array-0.log"; show_log "$W/array-1.log"
 fi
 if [ "$mstate" = COMPLETED ]; then ok "merge job ran after the array ($((SECONDS - t)) s in all)"
 else bad "merge job: state $mstate"; show_log "$W/merge.log"; fi
-check_result array "array slices merged"
+check_result array quick "array slices merged"
 
 # A strided or shifted array would leave points out: refused.
-id=$(submit gap "$W/quick.spec" --ntasks=1 --array=1-2 --output="$W/gap-%a.log" -- "$ROOT/slurm/array.sbatch")
+id=$(submit gap quick --ntasks=1 --array=1-2 --output="$W/gap-%a.log" -- "$ROOT/slurm/array.sbatch")
 states=$(wait_job "$id" 60)
 if [ "$states" = FAILED ] && grep -q "contiguous from 0" "$W/gap-1.log"; then
   ok "array.sbatch refuses an array that does not start at 0"

@@ -56,6 +56,26 @@ else
   bad "the sweep to signal never reached a second round"; cat signalled.log
 fi
 
+# 3b. a rank that dies takes the job down at once, with one message naming it; the file stays usable
+"${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o died.h5 --cache cache > died.log 2>&1 &
+launcher=$!
+if wait_for died.log "sweep: 2/6 points finished" 120; then
+  victim=$(pgrep -f "trustbench run $SPECS/sweep.yaml -o died.h5" | tail -1)
+  kill -9 "$victim"
+  for _ in $(seq 300); do kill -0 "$launcher" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$launcher" 2>/dev/null; then
+    bad "the job hung after a rank died"; kill -9 "$launcher"
+  else
+    wait "$launcher"; status=$?
+    [ "$status" -ne 0 ] && grep -q "exited on signal 9" died.log && ok "a dead rank ends the job (exit $status) naming it" \
+      || bad "dead rank: exit $status"
+  fi
+  "${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o died.h5 --cache cache > died2.log 2>&1 && compare ref.h5 died.h5 \
+    && ok "the run after a dead rank resumes to the uninterrupted file" || bad "after a dead rank: $(cat cmp.log)"
+else
+  bad "the sweep whose rank dies never finished a round"
+fi
+
 # 4. a point that blows up fails alone
 "${MPI[@]}" "$BIN" run "$SPECS/sweep_nan.yaml" -o nan.h5 --cache cache > nan.log 2>&1 && ok "sweep with a failing point exits 0" \
   || bad "failing point stopped the sweep"

@@ -3,19 +3,22 @@
 # thread count, and one markdown table of the medians. Builds nothing: build bench_train_step first
 #   cmake --build <build dir> --target bench_train_step
 # The two programs run one after the other, never together: on a 2-core machine a concurrent run
-# would measure the contention, not the code. Per-run logs stay in the printed log directory.
+# would measure the contention, not the code. For the same reason every run reports how much CPU
+# other processes took while it ran ("other load"); --wait-idle waits for a quiet machine first.
+# Per-run logs stay in the printed log directory.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: bench/perf/run.sh [--threads N] [--build DIR] [--shapes "S1 S2"]
-                         [--s1-steps N] [--s2-steps N] [--warmup N] [--python PATH]
-  --threads   threads for both sides: OpenBLAS, OpenMP and torch.set_num_threads (default 2)
-  --build     build directory holding bench/perf/bench_train_step (default build, relative to the repo)
-  --shapes    which shapes to run (default "S1 S2")
-  --s1-steps  timed steps at S1 (default 10); --s2-steps at S2 (default 5); --warmup per run (default 2)
-  --python    interpreter with torch (default /usr/bin/python3)
-The environment (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE, ...) is left as it is and recorded.
+usage: bench/perf/run.sh [--threads N] [--build DIR] [--shapes "S1 S2"] [--s1-steps N] [--s2-steps N]
+                         [--warmup N] [--wait-idle SECONDS] [--python PATH]
+  --threads    threads for both sides: OpenBLAS, OpenMP and torch.set_num_threads (default 2)
+  --build      build directory holding bench/perf/bench_train_step (default build, relative to the repo)
+  --shapes     which shapes to run (default "S1 S2")
+  --s1-steps   timed steps at S1 (default 10); --s2-steps at S2 (default 5); --warmup per run (default 2)
+  --wait-idle  before each run, wait up to SECONDS for the machine to be >= 90% idle (default 0: no wait)
+  --python     interpreter with torch (default /usr/bin/python3)
+The environment (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE, OMP_WAIT_POLICY, ...) is left as it is and recorded.
 EOF
 }
 
@@ -25,6 +28,7 @@ shapes="S1 S2"
 s1_steps=10
 s2_steps=5
 warmup=2
+wait_idle=0
 python=/usr/bin/python3
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,6 +38,7 @@ while [ $# -gt 0 ]; do
     --s1-steps) s1_steps=$2; shift 2 ;;
     --s2-steps) s2_steps=$2; shift 2 ;;
     --warmup) warmup=$2; shift 2 ;;
+    --wait-idle) wait_idle=$2; shift 2 ;;
     --python) python=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -53,14 +58,38 @@ if ! "$python" -c 'import torch' 2>/dev/null; then
 fi
 
 logs=$(mktemp -d "${TMPDIR:-/tmp}/tb-perf.XXXXXX")
-load1() { cut -d' ' -f1 /proc/loadavg; }
+ncpu=$(nproc)
+hz=$(getconf CLK_TCK)
+
+# Busy CPU time of the whole machine so far, in clock ticks (every field of the cpu line but idle and iowait).
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+
+# Percent of the machine that was idle over the next `seconds`.
+idle_percent() {
+  local seconds=$1 t0 i0 t1 i1
+  read -r t0 i0 < <(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  sleep "$seconds"
+  read -r t1 i1 < <(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+  echo $(( 100 * (i1 - i0) / (t1 - t0 > 0 ? t1 - t0 : 1) ))
+}
+
+# Waits until three 2-second samples in a row are >= 90% idle, or wait_idle seconds have passed.
+wait_for_idle() {
+  [ "$wait_idle" -gt 0 ] || return 0
+  local deadline=$(( SECONDS + wait_idle )) quiet=0
+  while [ $SECONDS -lt $deadline ] && [ $quiet -lt 3 ]; do
+    if [ "$(idle_percent 2)" -ge 90 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+  done
+  [ $quiet -ge 3 ] || echo "#   (machine still busy after ${wait_idle}s; running anyway)"
+}
 
 echo "# training-step benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), threads=$threads, logs in $logs"
-echo "# host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cpus," \
+echo "# host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $ncpu cpus," \
      "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
 echo "# commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
      "torch $("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null)"
-echo "# env: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-(unset)};" \
+echo "# env: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-(unset)}" \
+     "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(unset)} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-(unset)};" \
      "both sides run with OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads"
 
 for shape in $shapes; do
@@ -68,7 +97,10 @@ for shape in $shapes; do
   [ "$shape" = S2 ] && steps=$s2_steps
   for impl in ours torch; do
     log="$logs/$impl-$shape.log"
-    echo "# $impl $shape: $warmup warmup + $steps timed steps, 1-min load before: $(load1)"
+    wait_for_idle
+    echo "# $impl $shape: $warmup warmup + $steps timed steps"
+    busy0=$(busy_ticks)
+    start=$(date +%s.%N)
     if [ "$impl" = ours ]; then
       OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
         "$bin" --shape "$shape" --steps "$steps" --warmup "$warmup" --threads "$threads" >"$log"
@@ -77,7 +109,16 @@ for shape in $shapes; do
         "$python" "$root/bench/perf/torch_step.py" --shape "$shape" --steps "$steps" --warmup "$warmup" \
         --threads "$threads" >"$log"
     fi
+    end=$(date +%s.%N)
+    busy1=$(busy_ticks)
+    # other load = machine busy time not spent by this run, as a share of the run's wall time x cpus
+    awk -v b0="$busy0" -v b1="$busy1" -v hz="$hz" -v t0="$start" -v t1="$end" -v n="$ncpu" \
+      '/^result/ { for (i = 1; i <= NF; i++) if ($i ~ /^cpu_s=/) own = substr($i, 7) }
+       END { other = (b1 - b0) / hz - own; if (other < 0) other = 0
+             printf "other_load_pct=%.0f wall_s=%.1f\n", 100 * other / ((t1 - t0) * n), t1 - t0 }' \
+      "$log" >>"$log"
     grep -E '^# (OpenBLAS|torch|step|loss)' "$log" | sed "s/^# /#   /" || true
+    echo "#   $(tail -n 1 "$log")"
   done
 done
 
@@ -86,30 +127,34 @@ done
 echo
 echo "| shape | ours ms/step (fwd/bwd/opt) | torch ms/step (fwd/bwd/opt) | tok/s ours | tok/s torch |" \
      "GFLOP/s ours | GFLOP/s torch | sgemm peak GFLOP/s | % sgemm ours | % sgemm torch | speed ours/torch |" \
-     "peak RSS MiB ours | peak RSS MiB torch |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+     "peak RSS MiB ours | peak RSS MiB torch | other load % ours/torch |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 status=0
 for shape in $shapes; do
-  cat "$logs/ours-$shape.log" "$logs/torch-$shape.log" | awk -v shape="$shape" '
+  awk -v shape="$shape" '
     function get(line, key,   n, i, f, kv) {
       n = split(line, f, " ")
       for (i = 1; i <= n; i++) { split(f[i], kv, "="); if (kv[1] == key) return kv[2] }
       return ""
     }
+    FNR == 1 { file++ }
     /^result impl=ours/  { o = $0 }
     /^result impl=torch/ { t = $0 }
+    /^other_load_pct=/   { load[file] = $0 }
     END {
       if (o == "" || t == "") { printf "| %s | missing result (see logs) |\n", shape; exit 1 }
       peak = get(o, "sgemm_peak")
-      printf "| %s | %.0f (%.0f/%.0f/%.0f) | %.0f (%.0f/%.0f/%.0f) | %.0f | %.0f | %.1f | %.1f | %.1f | %.0f%% | %.0f%% | %.2fx | %s | %s |\n",
+      printf "| %s | %.0f (%.0f/%.0f/%.0f) | %.0f (%.0f/%.0f/%.0f) | %.0f | %.0f | %.1f | %.1f | %.1f |",
         shape, get(o, "step_ms"), get(o, "fwd_ms"), get(o, "bwd_ms"), get(o, "opt_ms"),
         get(t, "step_ms"), get(t, "fwd_ms"), get(t, "bwd_ms"), get(t, "opt_ms"),
-        get(o, "tok_s"), get(t, "tok_s"), get(o, "gflops"), get(t, "gflops"), peak,
-        100 * get(o, "gflops") / peak, 100 * get(t, "gflops") / peak,
-        get(o, "tok_s") / get(t, "tok_s"), get(o, "peak_rss_mib"), get(t, "peak_rss_mib")
-    }' || status=1
+        get(o, "tok_s"), get(t, "tok_s"), get(o, "gflops"), get(t, "gflops"), peak
+      printf " %.0f%% | %.0f%% | %.2fx | %s | %s | %s/%s |\n",
+        100 * get(o, "gflops") / peak, 100 * get(t, "gflops") / peak, get(o, "tok_s") / get(t, "tok_s"),
+        get(o, "peak_rss_mib"), get(t, "peak_rss_mib"),
+        get(load[1], "other_load_pct"), get(load[2], "other_load_pct")
+    }' "$logs/ours-$shape.log" "$logs/torch-$shape.log" || status=1
 done
 echo
-echo "ms/step is the median over the timed steps; opt = zero_grad + clip + AdamW; 1-min load averages above" \
-     "flag runs that shared the machine."
+echo "ms/step: median over the timed steps; opt = zero_grad + clip + AdamW. other load: CPU share other" \
+     "processes took during the run (0 = the machine was ours alone)."
 exit $status

@@ -154,6 +154,12 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
+def cpu_seconds():
+    """User + system CPU seconds of this process, all threads (run.sh uses it to spot other load)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def mm_gflops(n, reps=5):
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
@@ -220,7 +226,7 @@ def main():
           f"fwd_ms={med(fwd) * 1e3:.2f} bwd_ms={med(bwd) * 1e3:.2f} opt_ms={med(upd) * 1e3:.2f} "
           f"step_ms={st * 1e3:.2f} step_min_ms={min(step) * 1e3:.2f} step_max_ms={max(step) * 1e3:.2f} "
           f"tok_s={BT / st:.1f} gflop_step={flops / 1e9:.3f} gflops={flops / st / 1e9:.2f} "
-          f"torch_mm_2048={mm:.2f} peak_rss_mib={rss:.0f} loss_last={losses[-1]:.4f}")
+          f"torch_mm_2048={mm:.2f} peak_rss_mib={rss:.0f} loss_last={losses[-1]:.4f} cpu_s={cpu_seconds():.2f}")
 
 
 if __name__ == "__main__":

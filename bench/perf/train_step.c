@@ -157,6 +157,15 @@ static double peak_rss_mib(void) {
     return (double)ru.ru_maxrss / 1024.0;
 }
 
+/* CPU seconds (user + system, all threads) this process has used: run.sh subtracts it from the
+ * machine's busy time to tell how much of the machine other processes took during the run. */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double sec = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec);
+    return sec + 1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static const char *env_or_unset(const char *name) {
     const char *v = getenv(name);
     return v ? v : "(unset)";
@@ -317,11 +326,11 @@ static int bench_main(int argc, char **argv) {
                log((double)o.V), rss);
         printf("result impl=ours shape=%s threads=%d steps=%d fwd_ms=%.2f bwd_ms=%.2f opt_ms=%.2f step_ms=%.2f "
                "step_min_ms=%.2f step_max_ms=%.2f tok_s=%.1f gflop_step=%.3f gflops=%.2f sgemm_layer=%.2f "
-               "sgemm_2048=%.2f sgemm_peak=%.2f pct_sgemm=%.1f peak_rss_mib=%.0f loss_last=%.4f\n",
+               "sgemm_2048=%.2f sgemm_peak=%.2f pct_sgemm=%.1f peak_rss_mib=%.0f loss_last=%.4f cpu_s=%.2f\n",
                o.shape, o.threads, pt.n, median(pt.fwd, pt.n) * 1e3, median(pt.bwd, pt.n) * 1e3,
                median(pt.opt, pt.n) * 1e3, step * 1e3, min_of(pt.step, pt.n) * 1e3, max_of(pt.step, pt.n) * 1e3,
                BT / step, flops / 1e9, gflops, sg.layer, sg.square, sg.peak, 100.0 * gflops / sg.peak, rss,
-               loss_last);
+               loss_last, cpu_seconds());
     }
     tb_free(pt.fwd);
     tb_free(pt.bwd);

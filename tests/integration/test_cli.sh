@@ -44,10 +44,13 @@ awk -v f="$first" -v l="$last" 'BEGIN { exit !(l < f - 0.5) }' && ok "loss fell 
 out=$("$BIN" sample "$W/full.h5" --prompt "The capital of" --max-new-tokens 8 --seed 3 --threads 1)
 out2=$("$BIN" sample "$W/full.h5" --prompt "The capital of" --max-new-tokens 8 --seed 3 --threads 1)
 [[ "$out" == "The capital of"* && "$out" == "$out2" ]] && ok "sample is reproducible from its seed" || bad "sample: '$out' / '$out2'"
-"$BIN" eval "$W/full.h5" --seed 7 --batch 4 --threads 1 | grep -Eq "loss [0-9.]+ +perplexity [0-9.]+" && ok "eval" || bad "eval"
-"$BIN" info "$W/full.h5" | grep -q "gpt2" && ok "info" || bad "info"
-for c in pretrain sample eval info; do
-  "$BIN" "$c" --help | grep -q "usage: trustbench $c" && ok "$c --help" || bad "$c --help"
+ev=$("$BIN" eval "$W/full.h5" --seed 7 --batch 4 --threads 1)
+grep -Eq "loss [0-9.]+ +perplexity [0-9.]+" <<<"$ev" && ok "eval" || bad "eval"
+info=$("$BIN" info "$W/full.h5")
+grep -q "gpt2" <<<"$info" && ok "info" || bad "info"
+for c in pretrain sample eval info run merge topo; do
+  help=$("$BIN" "$c" --help) # captured whole: grep -q would close the pipe early
+  grep -q "usage: .*trustbench $c" <<<"$help" && ok "$c --help" || bad "$c --help"
 done
 
 # 3. bad input: a clear message naming the problem and exit status 1 (a crash would be >= 128)

@@ -119,8 +119,8 @@ done
   || ok "a point finished in two slices is refused"
 
 # 9. --dry-run
-"$BIN" run "$SPECS/sweep.yaml" --dry-run | grep -q "6 points = 2 seeds x 3 configurations" && ok "--dry-run lists the points" \
-  || bad "--dry-run"
+dry=$("$BIN" run "$SPECS/sweep.yaml" --dry-run)
+grep -q "6 points = 2 seeds x 3 configurations" <<<"$dry" && ok "--dry-run lists the points" || bad "--dry-run"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

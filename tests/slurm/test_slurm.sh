@@ -153,7 +153,7 @@ check_result signalled medium "srun after a requeue"
 
 t=$SECONDS
 id=$(submit timelimit slow --ntasks=2 --time=1 --signal=B:USR1@55)
-state=$(wait_job "$id" 300)
+state=$(wait_job "$id" 480)
 restarts=$(job_field "$id" Restarts)
 if [ "$state" = COMPLETED ] && [ "${restarts:-0}" -ge 1 ] && grep -q "restart 1\]" "$W/timelimit.log" &&
    grep -q "received SIGUSR1" "$W/timelimit.log" && grep -q "points in flight are checkpointed" "$W/timelimit.log"; then

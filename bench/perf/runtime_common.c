@@ -102,7 +102,7 @@ static void print_env(const char *bench, const tb_topology *t, const tb_rank_pla
     unsigned h5maj, h5min, h5rel;
     H5get_libversion(&h5maj, &h5min, &h5rel);
     cpu_model(cpu, sizeof cpu);
-    printf("# %s: trustbench %s (commit %s), gcc %s\n", bench, TB_VERSION, TB_GIT_COMMIT, __VERSION__);
+    printf("# %s: trustbench %s (commit %s), gcc %s\n", bench, TB_VERSION, tb_git_commit(), __VERSION__);
     printf("# %s; HDF5 %u.%u.%u; OpenBLAS %s\n", mpi, h5maj, h5min, h5rel, tb_sys_blas_config());
     printf("# CPU %s: %d cores, %d PUs on %s\n", cpu, t->n_cores, t->n_pus, t->hostname);
     printf("# env: OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s OMPI_MCA_hwloc_base_binding_policy=%s\n",

@@ -6,6 +6,8 @@
  *
  *   2 ranks  split     every rank passes its share of each round's rows, interleaved by point as the
  *                      sweep's groups take them (collective MPI-IO, both ranks write);
+ *            halves    every rank passes a contiguous half of each round's rows (tells the cost of
+ *                      interleaving from the cost of a second writer);
  *            rank0     rank 0 passes all of a round's rows, the other rank none (same API);
  *   1 rank   one-rank  the same API on a single process (MPI-IO without a partner);
  *            serial    plain HDF5 (sec2 driver, no MPI) writing the same datasets, types and layout
@@ -39,7 +41,7 @@ typedef struct {
 static const char usage[] =
     "usage: mpirun -n 1|2 bench_runtime_results_io DIR [--points n] [--rounds n] [--metrics n] [--curve n] [--reps n]\n"
     "  writes results files into DIR (removed afterwards); defaults: --points 10000 --rounds 100 --metrics 8\n"
-    "  --curve 100 --reps 5. 2 ranks: modes split and rank0; 1 rank: one-rank, serial and serial+fsync\n";
+    "  --curve 100 --reps 5. 2 ranks: modes split, halves and rank0; 1 rank: one-rank, serial, serial+fsync\n";
 
 /* ---- the points ------------------------------------------------------------------------------ */
 
@@ -88,13 +90,24 @@ static void add_point(round_rows *r, long p, const bench_opts *o) {
                                   .metrics = m, .curves = &r->curve_ptr[i], .samples = NULL};
 }
 
-/* The points of round k: [k*per, (k+1)*per) cut to n_points. With `share`, this rank takes every
- * size-th of them starting at its rank, as the sweep's groups take a round's points; without, all. */
-static void fill_round(round_rows *r, const bench_opts *o, int k, int share, int rank, int size) {
+/* Which of a round's points a rank passes. */
+typedef enum {
+    ROWS_NONE,        /* none: a rank that finished no point this round */
+    ROWS_ALL,         /* all of them */
+    ROWS_INTERLEAVED, /* every size-th point from its rank on, as the sweep's groups take a round's points */
+    ROWS_HALVES       /* a contiguous 1/size of them */
+} row_split;
+
+/* The points of round k, [k*per, (k+1)*per) cut to n_points, that this rank passes. */
+static void fill_round(round_rows *r, const bench_opts *o, int k, row_split split, int rank, int size) {
     long per = (o->points + o->rounds - 1) / o->rounds, lo = k * per, hi = lo + per < o->points ? lo + per : o->points;
+    long n = hi - lo, b_lo = lo + n * rank / size, b_hi = lo + n * (rank + 1) / size;
     r->n = 0;
-    for (long p = lo; p < hi; p++)
-        if (!share || p % size == rank) add_point(r, p, o);
+    for (long p = lo; p < hi; p++) {
+        int mine = split == ROWS_ALL || (split == ROWS_INTERLEAVED && p % size == rank) ||
+                   (split == ROWS_HALVES && p >= b_lo && p < b_hi);
+        if (mine) add_point(r, p, o);
+    }
 }
 
 /* Bytes one point takes in the file: id, seed (int64), method (64 bytes), lr (float64), schedule
@@ -138,9 +151,10 @@ static int fsync_seconds(const char *path, double *sec) {
     return TB_OK;
 }
 
-/* One repetition through tb_results_*: share = each rank passes its part, else rank 0 passes all. */
-static int runtime_rep(MPI_Comm comm, const bench_opts *o, const tb_results_layout *L, const char *path, int share,
-                       round_rows *rr, rep_times *t) {
+/* One repetition through tb_results_*, every rank passing the rows `split` gives it (rank0_alone:
+ * rank 0 passes all, the others none). */
+static int runtime_rep(MPI_Comm comm, const bench_opts *o, const tb_results_layout *L, const char *path,
+                       row_split split, int rank0_alone, round_rows *rr, rep_times *t) {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
@@ -152,8 +166,7 @@ static int runtime_rep(MPI_Comm comm, const bench_opts *o, const tb_results_layo
     t->write = 0.0;
     int rc = TB_OK;
     for (int k = 0; k < o->rounds && rc == TB_OK; k++) {
-        rr->n = 0;
-        if (share || rank == 0) fill_round(rr, o, k, share, rank, size);
+        fill_round(rr, o, k, rank0_alone && rank != 0 ? ROWS_NONE : split, rank, size);
         MPI_Barrier(comm);
         t0 = tb_now();
         rc = tb_results_write(res, rr->rows, rr->n);
@@ -305,7 +318,7 @@ static int plain_rep(const bench_opts *o, const char *path, int do_fsync, round_
     unsigned char *buf = tb_malloc((size_t)rr->cap * max_row);
     t->write = 0.0;
     for (int k = 0; k < o->rounds && rc == TB_OK; k++) {
-        fill_round(rr, o, k, 0, 0, 1);
+        fill_round(rr, o, k, ROWS_ALL, 0, 1);
         t0 = tb_now();
         rc = plain_write_round(file, ds, n, rr, buf, do_fsync);
         t->round[k] = tb_now() - t0;
@@ -330,7 +343,11 @@ static int plain_rep(const bench_opts *o, const char *path, int do_fsync, round_
 
 typedef struct {
     const char *name;
-    double *create, *write, *close, *fsync, *round; /* [reps], [reps], [reps], [reps], [reps * rounds] */
+    int plain;         /* plain serial HDF5 rather than tb_results */
+    row_split split;   /* tb_results: the rows each rank passes */
+    int rank0_alone;   /* tb_results: only rank 0 passes rows */
+    int fsync;         /* plain: fsync after each flush */
+    double *create, *write, *close, *fsync_s, *round; /* [reps], [reps], [reps], [reps], [reps * rounds] */
     int io_mode;
 } mode_stats;
 
@@ -343,7 +360,7 @@ static void report(const mode_stats *m, const bench_opts *o, int size) {
            m->name, size, o->points, o->rounds, (o->points + o->rounds - 1) / o->rounds, payload / 1e6,
            rt_median(m->create, o->reps) * 1e3, write, rt_min(m->write, o->reps), rt_max(m->write, o->reps),
            rt_median(m->round, nr) * 1e3, rt_max(m->round, nr) * 1e3, payload / 1e6 / write,
-           rt_median(m->close, o->reps) * 1e3, rt_median(m->fsync, o->reps) * 1e3, m->io_mode, o->reps);
+           rt_median(m->close, o->reps) * 1e3, rt_median(m->fsync_s, o->reps) * 1e3, m->io_mode, o->reps);
 }
 
 static int bench_main(int argc, char **argv) {
@@ -372,16 +389,20 @@ static int bench_main(int argc, char **argv) {
                o.points, o.rounds, row_bytes(&o), o.metrics, o.curve, o.dir);
     tb_results_layout L;
     TB_CHECK(make_layout(&L, &o));
-    const char *names[3] = {"split", "rank0", NULL};
-    if (size == 1) names[0] = "one-rank", names[1] = "serial", names[2] = "serial+fsync";
-    int n_modes = size == 1 ? 3 : 2;
-    mode_stats ms[3];
-    for (int m = 0; m < n_modes; m++) {
-        ms[m] = (mode_stats){.name = names[m]};
+    const mode_stats two[] = {{.name = "split", .split = ROWS_INTERLEAVED},
+                              {.name = "halves", .split = ROWS_HALVES},
+                              {.name = "rank0", .split = ROWS_ALL, .rank0_alone = 1}};
+    const mode_stats one[] = {{.name = "one-rank", .split = ROWS_ALL},
+                              {.name = "serial", .plain = 1},
+                              {.name = "serial+fsync", .plain = 1, .fsync = 1}};
+    enum { N_MODES = 3 };
+    mode_stats ms[N_MODES];
+    for (int m = 0; m < N_MODES; m++) {
+        ms[m] = size == 1 ? one[m] : two[m];
         ms[m].create = tb_malloc((size_t)o.reps * sizeof(double));
         ms[m].write = tb_malloc((size_t)o.reps * sizeof(double));
         ms[m].close = tb_malloc((size_t)o.reps * sizeof(double));
-        ms[m].fsync = tb_malloc((size_t)o.reps * sizeof(double));
+        ms[m].fsync_s = tb_malloc((size_t)o.reps * sizeof(double));
         ms[m].round = tb_malloc((size_t)o.reps * (size_t)o.rounds * sizeof(double));
     }
     round_rows rr;
@@ -389,23 +410,23 @@ static int bench_main(int argc, char **argv) {
     int rc = TB_OK;
     /* the modes take turns within every repetition, so a burst of load from elsewhere hits all alike */
     for (int r = 0; r < o.reps && rc == TB_OK; r++)
-        for (int m = 0; m < n_modes && rc == TB_OK; m++) {
+        for (int m = 0; m < N_MODES && rc == TB_OK; m++) {
             char path[4096];
             snprintf(path, sizeof path, "%s/results-%s-%d.h5", o.dir, ms[m].name, r);
             rep_times t = {.round = ms[m].round + (size_t)r * o.rounds};
-            if (size > 1 || m == 0) rc = runtime_rep(comm, &o, &L, path, m == 0, &rr, &t);
-            else rc = plain_rep(&o, path, m == 2, &rr, &t);
-            ms[m].create[r] = t.create, ms[m].write[r] = t.write, ms[m].close[r] = t.close, ms[m].fsync[r] = t.fsync;
+            if (ms[m].plain) rc = plain_rep(&o, path, ms[m].fsync, &rr, &t);
+            else rc = runtime_rep(comm, &o, &L, path, ms[m].split, ms[m].rank0_alone, &rr, &t);
+            ms[m].create[r] = t.create, ms[m].write[r] = t.write, ms[m].close[r] = t.close, ms[m].fsync_s[r] = t.fsync;
             ms[m].io_mode = t.io_mode;
             if (rank == 0) unlink(path);
         }
     if (rc == TB_OK && rank == 0)
-        for (int m = 0; m < n_modes; m++) report(&ms[m], &o, size);
-    for (int m = 0; m < n_modes; m++) {
+        for (int m = 0; m < N_MODES; m++) report(&ms[m], &o, size);
+    for (int m = 0; m < N_MODES; m++) {
         tb_free(ms[m].create);
         tb_free(ms[m].write);
         tb_free(ms[m].close);
-        tb_free(ms[m].fsync);
+        tb_free(ms[m].fsync_s);
         tb_free(ms[m].round);
     }
     round_rows_free(&rr);

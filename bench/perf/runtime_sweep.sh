@@ -23,7 +23,7 @@ usage: bench/perf/runtime_sweep.sh [--build DIR] [--spec PATH] [--reps N] [--bin
 EOF
 }
 
-build=build-rtbench
+build="build-rtbench"
 spec=bench/quick.yaml
 reps=2
 bind=core

@@ -173,7 +173,7 @@ static const char *env_or_unset(const char *name) {
 
 /* Hoefler & Belli: document the environment of every number (hpc.md section 6). */
 static void print_environment(const bench_opts *o) {
-    printf("# trustbench %s (commit %s), compiler gcc %s\n", TB_VERSION, TB_GIT_COMMIT, __VERSION__);
+    printf("# trustbench %s (commit %s), compiler gcc %s\n", TB_VERSION, tb_git_commit(), __VERSION__);
     printf("# OpenBLAS: %s; core %s; threads %d (OpenMP max threads %d)\n", openblas_get_config(),
            openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads());
     printf("# env: OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s\n",

@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("trustbench %s (commit %s)\n", TB_VERSION, TB_GIT_COMMIT);
+        printf("trustbench %s (commit %s)\n", TB_VERSION, tb_git_commit());
         return 0;
     }
     for (int i = 0; i < N_COMMANDS; i++)

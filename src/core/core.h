@@ -14,6 +14,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The git commit the binary was built from (`git describe --always --dirty`), "unknown" outside a
+ * checkout; generated at build time. */
+const char *tb_git_commit(void);
+
 /* ------------------------------------------------------------------------------------------------
  * errors */
 

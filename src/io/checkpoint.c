@@ -275,7 +275,7 @@ static int write_contents(hid_t file, const char *path, const tb_model *m, const
     TB_CHECK(attr_write_string(file, path, "format", CKPT_FORMAT));
     TB_CHECK(attr_write(file, path, "version", H5T_STD_I32LE, H5T_NATIVE_INT, &version));
     TB_CHECK(attr_write_string(file, path, "trustbench_version", TB_VERSION));
-    TB_CHECK(attr_write_string(file, path, "trustbench_commit", TB_GIT_COMMIT));
+    TB_CHECK(attr_write_string(file, path, "trustbench_commit", tb_git_commit()));
     TB_CHECK(attr_write(file, path, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &step));
     TB_CHECK(attr_write(file, path, "rng_key", H5T_STD_U64LE, H5T_NATIVE_UINT64, &rng.key));
     TB_CHECK(attr_write(file, path, "rng_counter", H5T_STD_U64LE, H5T_NATIVE_UINT64, &rng.counter));

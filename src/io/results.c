@@ -515,7 +515,7 @@ static int write_root_attrs(hid_t file, const char *path, MPI_Comm comm, const t
     TB_CHECK(attr_write_string(file, path, "format", RESULTS_FORMAT));
     TB_CHECK(attr_write_scalar(file, path, "format_version", H5T_NATIVE_INT32, &version));
     TB_CHECK(attr_write_string(file, path, "trustbench_version", TB_VERSION));
-    TB_CHECK(attr_write_string(file, path, "trustbench_commit", TB_GIT_COMMIT));
+    TB_CHECK(attr_write_string(file, path, "trustbench_commit", tb_git_commit()));
     TB_CHECK(attr_write_string(file, path, "spec_yaml", L->spec_yaml));
     TB_CHECK(attr_write_string(file, path, "spec_canonical", L->spec_canonical));
     TB_CHECK(attr_write_string(file, path, "start_time", when));

@@ -337,7 +337,7 @@ static double read_number_attr(hid_t loc, const char *name) {
 static void check_attributes(hid_t f, const char *canonical) {
     check_text_attr(f, "format", "trustbench-results");
     check_text_attr(f, "trustbench_version", TB_VERSION);
-    check_text_attr(f, "trustbench_commit", TB_GIT_COMMIT);
+    check_text_attr(f, "trustbench_commit", tb_git_commit());
     check_text_attr(f, "spec_yaml", spec_yaml);
     check_text_attr(f, "spec_canonical", canonical);
     check_text_attr(f, "npo_normalisation", "mean");

@@ -78,6 +78,10 @@ static void progress(tb_grad_reducer *r) {
 static void on_grad_ready(void *ctx, int l) {
     tb_grad_reducer *r = ctx;
     if (!r->armed) return;
+    if (l == TB_GRAD_PROGRESS) {
+        progress(r);
+        return;
+    }
     for (int i = 0; i < r->n_buckets; i++)
         if (!r->buckets[i].started && r->buckets[i].ready_at >= l) start_bucket(r, &r->buckets[i]);
     progress(r);

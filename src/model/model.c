@@ -363,6 +363,11 @@ float *tb_model_hidden_grad(tb_model *m) {
     return m->acts->hidden_grad;
 }
 
+/* lets data-parallel training progress its reductions between the matmuls of a block */
+static void progress(tb_model *m) {
+    if (m->on_grad_ready) m->on_grad_ready(m->grad_ready_ctx, TB_GRAD_PROGRESS);
+}
+
 static void block_backward(tb_model *m, int l, const float *res_in) {
     const tb_config *c = &m->cfg;
     tb_acts *a = m->acts;
@@ -392,6 +397,7 @@ static void block_backward(tb_model *m, int l, const float *res_in) {
     }
     /* ln2 = norm(res2): adds into d res2 */
     norm_backward(m, dres, p.g[LW_LN2W], p.g[LW_LN2B], a->dln, v.res2, p.w[LW_LN2W], v.ln2_mean, v.ln2_rstd, BT);
+    progress(m);
 
     /* res2 = res_in + o(atty): d res_in = dres (kept in place), d o = dres */
     memset(a->datty, 0, BTC * sizeof(float));
@@ -411,8 +417,10 @@ static void block_backward(tb_model *m, int l, const float *res_in) {
         dk = a->dqkv + BTC;
         dv = a->dqkv + BTC + (size_t)BT * KVC;
     }
+    progress(m);
     attention_backward(dq, dk, dv, p.ag[AW_PK], p.ag[AW_PV], a->datt, a->datty, v.att, v.q, v.k, v.v, p.aw[AW_PK],
                        p.aw[AW_PV], B, T, a->P, NH, NKV, HS, v.ldq, v.ldkv);
+    progress(m);
 
     memset(a->dln, 0, BTC * sizeof(float));
     if (c->family == TB_FAMILY_GPT2) {

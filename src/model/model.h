@@ -127,6 +127,8 @@ typedef struct {
     void *ctx;
 } tb_param_provider;
 
+#define TB_GRAD_PROGRESS (-1000)
+
 typedef struct {
     tb_config cfg;
     tb_paramset params;  /* base weights */
@@ -149,7 +151,9 @@ typedef struct {
     /* hooks */
     /* Called during backward as gradients become final: with l = n_layer after the head and final
      * norm, l = n_layer-1 .. 0 after each block, and l = -1 after the embeddings. Data-parallel
-     * training starts reducing a layer's gradients here while the layers below still run. */
+     * training starts reducing a layer's gradients here while the layers below still run. It is also
+     * called with l = TB_GRAD_PROGRESS between the matmuls of a block: nothing new is final, but
+     * outstanding non-blocking reductions need MPI calls to move. */
     void (*on_grad_ready)(void *ctx, int l);
     void *grad_ready_ctx;
     int capture_layer; /* -1 = none; otherwise hidden() returns block l's residual output */

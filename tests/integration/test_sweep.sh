@@ -56,6 +56,18 @@ else
   bad "the sweep to signal never reached a second round"; cat signalled.log
 fi
 
+# 3a. SIGTERM (what Slurm sends at the time limit) straight to the ranks: the same stop, the same file
+"${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o termed.h5 --cache cache > termed.log 2>&1 &
+launcher=$!
+if wait_for termed.log "sweep: 2/6 points finished" 120 && wait_for termed.log "point [2-5] step [0-9]*/200" 30; then
+  pkill -TERM -f "^$BIN run $SPECS/sweep.yaml -o termed.h5"; wait "$launcher"; status=$?
+  [ "$status" -eq 75 ] && ok "SIGTERM to the ranks exits with 75" || bad "SIGTERM: exit $status"
+  "${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o termed.h5 --cache cache > termed2.log 2>&1
+  compare ref.h5 termed.h5 && ok "SIGTERM then resume equals the uninterrupted file" || bad "SIGTERM: $(cat cmp.log)"
+else
+  bad "the sweep to terminate never reached a second round"; cat termed.log
+fi
+
 # 3b. a rank that dies takes the job down at once, with one message naming it; the file stays usable
 "${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o died.h5 --cache cache > died.log 2>&1 &
 launcher=$!

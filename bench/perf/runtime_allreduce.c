@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "runtime_common.h"
+#include "sys/sys.h"
 
 typedef struct {
     int reps, max_mib;
@@ -417,6 +418,7 @@ static int bench_main(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    tb_sys_prefer_passive_openmp(argv); /* what `trustbench` does, so the figures are the user's */
     MPI_Init(&argc, &argv);
     if (bench_main(argc, argv) != TB_OK) {
         tb_error_report(stderr);

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 
 #include "core/core.h"
+#include "sys/sys.h"
 #include "model/model.h"
 #include "train/train.h"
 
@@ -341,6 +342,7 @@ static int bench_main(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    tb_sys_prefer_passive_openmp(argv); /* what `trustbench` does, so the figures are the user's */
     if (bench_main(argc, argv) != TB_OK) {
         tb_error_report(stderr);
         return 1;

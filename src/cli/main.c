@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "sys/sys.h"
 
 static const struct {
     const char *name;
@@ -26,6 +27,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    tb_sys_prefer_passive_openmp(argv);
     /* under mpirun or srun stdout is a pipe: line buffering keeps progress lines timely and whole */
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {

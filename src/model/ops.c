@@ -45,6 +45,26 @@ static void colsum_accumulate(float *dst, const float *src, int rows, int cols) 
     }
 }
 
+/* e^x without libm, branch-free so that the loops around it vectorise (libm's expf is a call per
+ * element: it dominated GELU, softmax and the log-probability head). x = n ln2 + r with |r| <= ln2/2;
+ * e^r by its degree-6 Taylor polynomial (relative error below 2e-7 on that interval), 2^n through the
+ * exponent bits. Inputs are clamped to [-87, 88], where float e^x is finite and normal. */
+static inline float exp_approx(float x) {
+    x = fminf(fmaxf(x, -87.0f), 88.0f);
+    float n = floorf(x * 1.4426950408889634f + 0.5f);
+    float r = x - n * 0.693145751953125f - n * 1.4286068203094172e-06f; /* ln2 split for exactness */
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-01f + r * (4.1666668e-02f + r * (8.3333338e-03f +
+                                                                                       r * 1.3888889e-03f)))));
+    union {
+        int32_t i;
+        float f;
+    } scale = {.i = ((int32_t)n + 127) << 23};
+    return p * scale.f;
+}
+
+/* tanh(u) = 1 - 2 / (e^(2u) + 1): exact at the saturated ends, absolute error about 1e-7 elsewhere */
+static inline float tanh_approx(float u) { return 1.0f - 2.0f / (exp_approx(2.0f * u) + 1.0f); }
+
 /* ================================================================================================
  * embeddings */
 
@@ -263,20 +283,20 @@ static const float GELU_CUBE = 0.044715f;
 
 void gelu_forward(float *out, const float *inp, long N) {
     // out (N), inp (N)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
     for (long i = 0; i < N; i++) {
         float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + GELU_CUBE * x * x * x)));
+        out[i] = 0.5f * x * (1.0f + tanh_approx(GELU_SCALE * (x + GELU_CUBE * x * x * x)));
     }
 }
 
 void gelu_backward(float *dinp, const float *inp, const float *dout, long N) {
     // dinp (N), inp (N), dout (N)
     // forward: out = 0.5 * x * (1 + tanh(u)), u = sqrt(2/pi) * (x + 0.044715 x^3)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
     for (long i = 0; i < N; i++) {
         float x = inp[i];
-        float th = tanhf(GELU_SCALE * (x + GELU_CUBE * x * x * x));
+        float th = tanh_approx(GELU_SCALE * (x + GELU_CUBE * x * x * x));
         float du = GELU_SCALE * (1.0f + 3.0f * GELU_CUBE * x * x);
         float grad = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * du;
         dinp[i] += grad * dout[i];
@@ -285,10 +305,10 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, long N) {
 
 void swiglu_forward(float *out, const float *gate, const float *up, long N) {
     // out (N), gate (N), up (N)
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
     for (long i = 0; i < N; i++) {
         float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        out[i] = g / (1.0f + exp_approx(-g)) * up[i];
     }
 }
 
@@ -298,7 +318,7 @@ void swiglu_backward(float *dgate, float *dup, const float *dout, const float *g
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < N; i++) {
         float g = gate[i];
-        float sig = 1.0f / (1.0f + expf(-g));
+        float sig = 1.0f / (1.0f + exp_approx(-g));
         if (dgate) dgate[i] += dout[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
         if (dup) dup[i] += dout[i] * g * sig;
     }
@@ -401,10 +421,12 @@ static size_t head_offset(int b, int h, int T, int HS, int ld) { return (size_t)
 /* One score row: softmax over its n visible columns, exact zeros in the width - n masked ones. */
 static void causal_softmax_row(float *row, int n, int width) {
     float maxv = row[0];
+#pragma omp simd reduction(max : maxv)
     for (int j = 1; j < n; j++) maxv = fmaxf(maxv, row[j]);
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int j = 0; j < n; j++) {
-        row[j] = expf(row[j] - maxv);
+        row[j] = exp_approx(row[j] - maxv);
         sum += row[j];
     }
     float inv = 1.0f / sum;
@@ -559,10 +581,13 @@ void logprob_forward(float *logprob, float *lse, const float *logits, const int 
     for (int i = 0; i < BT; i++) {
         const float *row = logits + (size_t)i * V;
         // max first (a vectorised pass over a row that stays in L2), then the shifted exponentials
+        // (simd reductions: the order of the sum may change, its rounding stays far below the tolerances)
         float maxv = -INFINITY;
+#pragma omp simd reduction(max : maxv)
         for (int j = 0; j < V; j++) maxv = fmaxf(maxv, row[j]);
-        double sum = 0.0;
-        for (int j = 0; j < V; j++) sum += expf(row[j] - maxv);
+        double sum = 0.0; /* the log-sum-exp feeds every loss: keep its sum in double */
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < V; j++) sum += exp_approx(row[j] - maxv);
         float l = maxv + (float)log(sum);
         int target = targets[i];
         TB_ASSERT(target < V);
@@ -585,7 +610,8 @@ void logprob_backward_inplace(float *logits, const float *lse, const int *target
             continue;
         }
         float l = lse[i];
-        for (int j = 0; j < V; j++) row[j] = -d * expf(row[j] - l);
+#pragma omp simd
+        for (int j = 0; j < V; j++) row[j] = -d * exp_approx(row[j] - l);
         row[target] += d;
     }
 }

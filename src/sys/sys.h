@@ -133,6 +133,10 @@ int tb_sys_gather_placement(tb_rank_placement *rows, MPI_Comm comm, int root, co
 /* ------------------------------------------------------------------------------------------------
  * signals */
 
+/* Call first thing in main: sets OMP_WAIT_POLICY=passive unless the user set a policy, and re-executes
+ * the program so that libgomp sees it (see openmp_env.c for the measurement behind it). */
+void tb_sys_prefer_passive_openmp(char **argv);
+
 /* Installs the handlers for SIGTERM and SIGUSR1 (SA_RESTART, so interrupted reads and writes resume
  * instead of failing with EINTR). Call after MPI_Init, so that they replace any the MPI library set. */
 int tb_sys_signals_install(void);

@@ -259,7 +259,9 @@ static int run_steps(tb_model *m, tb_optimizer *opt, const bench_opts *o, phase_
         tb_model_logprob_grad(m, dlogprob);
         tb_model_backward(m, 1);
         double t3 = tb_now();
-        float norm = tb_clip_grad_norm(&m->params, 1.0f);
+        /* as tb_train_step does it: the clip factor is applied inside the update, not in a pass of its own */
+        float norm = (float)sqrt(tb_grad_sumsq(&m->params, 0, m->params.numel));
+        opt->grad_scale = tb_clip_scale(norm, 1.0f);
         tb_optimizer_step(opt, &m->params, lr);
         double t4 = tb_now();
         if (!isfinite(loss) || !isfinite(norm))

@@ -103,8 +103,8 @@ void tb_dp_last_backward(tb_dp *d);
 /* After backward: ALLREDUCE leaves the summed gradient everywhere; ZERO1 leaves the summed
  * gradient of this rank's shard in place (the rest of the buffer is stale). */
 int tb_dp_sync_grads(tb_dp *d);
-/* Global gradient norm over the group (of the shards under ZERO1), clipped in place to max_norm > 0. */
-int tb_dp_clip(tb_dp *d, float max_norm, float *norm);
+/* Global gradient norm over the group (summed over the shards under ZeRO-1 and ZeRO-3). */
+int tb_dp_grad_norm(tb_dp *d, float *norm);
 /* ZERO1, after the optimizer updated this rank's shard: every rank gets every shard. */
 int tb_dp_gather_params(tb_dp *d);
 /* Bytes of parameter, gradient and optimizer state this rank holds for ps (AdamW), and under

@@ -97,14 +97,13 @@ int tb_dp_sync_grads(tb_dp *d) {
     return TB_OK;
 }
 
-int tb_dp_clip(tb_dp *d, float max_norm, float *norm) {
+int tb_dp_grad_norm(tb_dp *d, float *norm) {
     tb_paramset *ps = tb_dp_trainable(d);
     size_t b = d->mode == TB_DP_ZERO3 ? 0 : d->shard_begin, e = d->mode == TB_DP_ZERO3 ? ps->numel : d->shard_end;
     double sumsq = tb_grad_sumsq(ps, b, e);
     if (d->mode != TB_DP_ALLREDUCE) /* shards are disjoint: their squared norms add up */
         TB_CHECK(mpi_check(MPI_Allreduce(MPI_IN_PLACE, &sumsq, 1, MPI_DOUBLE, MPI_SUM, d->comm), "norm all-reduce"));
     *norm = (float)sqrt(sumsq);
-    if (max_norm > 0.0f && *norm > max_norm) tb_grad_scale(ps, b, e, max_norm / (*norm + 1e-6f));
     return TB_OK;
 }
 

@@ -48,12 +48,14 @@ int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
         return rc;
     }
     *loss = total / tr->accum;
-    /* the clip uses the unmasked gradient's norm; the mask is applied by the optimizer after it */
-    if (tr->dp) TB_CHECK(tb_dp_clip(tr->dp, tr->clip, grad_norm));
-    else *grad_norm = tb_clip_grad_norm(tr->trainable, tr->clip);
+    /* the clip uses the unmasked gradient's norm; the optimizer applies the clip factor and then the
+     * mask as it reads each gradient, which saves a pass over the gradients */
+    if (tr->dp) TB_CHECK(tb_dp_grad_norm(tr->dp, grad_norm));
+    else *grad_norm = (float)sqrt(tb_grad_sumsq(tr->trainable, 0, tr->trainable->numel));
     if (!isfinite(*loss) || !isfinite(*grad_norm))
         return TB_ERROR(TB_ERR_NUMERIC, "lower the learning rate or enable clipping",
                         "step %ld: loss %g, gradient norm %g is not finite", step, *loss, (double)*grad_norm);
+    tr->opt->grad_scale = tb_clip_scale(*grad_norm, tr->clip);
     tb_optimizer_step(tr->opt, tr->trainable, tb_schedule_lr(&tr->sched, step));
     if (tr->dp) TB_CHECK(tb_dp_gather_params(tr->dp));
     return TB_OK;

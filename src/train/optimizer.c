@@ -1,5 +1,5 @@
 /* optimizer.c: AdamW (decoupled decay on 2-D weights only) and SGD with momentum, over a ParamSet,
- * plus global-norm clipping. One pass over each tensor's slice of the flat buffers, OpenMP-parallel. */
+ * and global-norm clipping applied inside the update. One pass over each tensor's slice of the flat buffers, OpenMP-parallel. */
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +15,7 @@ void tb_optimizer_init_range(tb_optimizer *o, tb_opt_kind kind, size_t begin, si
     o->weight_decay = 0.0f;
     o->begin = begin;
     o->end = end;
+    o->grad_scale = 1.0f;
     o->numel = end - begin;
     o->m = tb_malloc((o->numel ? o->numel : 1) * sizeof(float));
     if (kind == TB_OPT_ADAMW) o->v = tb_malloc((o->numel ? o->numel : 1) * sizeof(float));
@@ -46,11 +47,11 @@ int tb_opt_kind_parse(const char *s, tb_opt_kind *out) {
 
 /* AdamW on one tensor: PyTorch's order, decay first (p *= 1 - lr*wd), then the Adam step. */
 static void adamw_tensor(float *p, const float *g, const float *mask, float *m, float *v, size_t n, float lr,
-                         float wd, float b1, float b2, float eps, float bc1, float bc2) {
+                         float wd, float b1, float b2, float eps, float bc1, float bc2, float gs) {
     float decay = 1.0f - lr * wd;
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
-        float gi = mask ? g[i] * mask[i] : g[i];
+        float gi = mask ? g[i] * gs * mask[i] : g[i] * gs;
         float mi = b1 * m[i] + (1.0f - b1) * gi;
         float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
         m[i] = mi;
@@ -62,11 +63,11 @@ static void adamw_tensor(float *p, const float *g, const float *mask, float *m, 
 
 /* SGD with (optional) momentum: buf = mu*buf + g; p = p*(1 - lr*wd) - lr*buf */
 static void sgd_tensor(float *p, const float *g, const float *mask, float *buf, size_t n, float lr, float wd,
-                       float mu) {
+                       float mu, float gs) {
     float decay = 1.0f - lr * wd;
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
-        float gi = mask ? g[i] * mask[i] : g[i];
+        float gi = mask ? g[i] * gs * mask[i] : g[i] * gs;
         float bi = mu * buf[i] + gi;
         buf[i] = bi;
         p[i] = p[i] * decay - lr * bi;
@@ -86,10 +87,11 @@ void tb_optimizer_step(tb_optimizer *o, tb_paramset *ps, float lr) {
         size_t mo = lo - o->begin; /* the moments are indexed from the start of the range */
         if (o->kind == TB_OPT_ADAMW)
             adamw_tensor(ps->data + lo, ps->grad + lo, mask, o->m + mo, o->v + mo, hi - lo, lr, wd, o->beta1, o->beta2,
-                         o->eps, bc1, bc2);
+                         o->eps, bc1, bc2, o->grad_scale);
         else
-            sgd_tensor(ps->data + lo, ps->grad + lo, mask, o->m + mo, hi - lo, lr, wd, o->momentum);
+            sgd_tensor(ps->data + lo, ps->grad + lo, mask, o->m + mo, hi - lo, lr, wd, o->momentum, o->grad_scale);
     }
+    o->grad_scale = 1.0f;
 }
 
 double tb_grad_sumsq(const tb_paramset *ps, size_t begin, size_t end) {
@@ -106,18 +108,7 @@ double tb_grad_sumsq(const tb_paramset *ps, size_t begin, size_t end) {
     return sumsq;
 }
 
-void tb_grad_scale(tb_paramset *ps, size_t begin, size_t end, float scale) {
-    for (int i = 0; i < ps->n_tensors; i++) {
-        size_t lo, hi;
-        if (ps->tensors[i].frozen || !clip_range(&ps->tensors[i], begin, end, &lo, &hi)) continue;
-        float *g = ps->grad;
-#pragma omp parallel for simd schedule(static)
-        for (size_t j = lo; j < hi; j++) g[j] *= scale;
-    }
+float tb_clip_scale(float norm, float max_norm) {
+    return max_norm > 0.0f && norm > max_norm ? max_norm / (norm + 1e-6f) : 1.0f;
 }
 
-float tb_clip_grad_norm(tb_paramset *ps, float max_norm) {
-    float norm = (float)sqrt(tb_grad_sumsq(ps, 0, ps->numel));
-    if (max_norm > 0.0f && norm > max_norm) tb_grad_scale(ps, 0, ps->numel, max_norm / (norm + 1e-6f));
-    return norm;
-}

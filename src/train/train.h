@@ -26,6 +26,8 @@ typedef struct {
     size_t begin, end;       /* the part of the flat buffer this optimizer updates (ZeRO-1: a shard) */
     size_t numel;            /* end - begin */
     long step;
+    float grad_scale;        /* the next step multiplies every gradient by it (clipping without an extra
+                              * pass over the gradients); reset to 1 after each step */
 } tb_optimizer;
 
 /* An optimizer for the whole ParamSet. */
@@ -54,13 +56,10 @@ typedef struct {
 float tb_schedule_lr(const tb_schedule *s, long step); /* step is 0-based */
 int tb_sched_kind_parse(const char *s, tb_sched_kind *out);
 
-/* Global L2 norm of the non-frozen gradients; clips them in place to max_norm when max_norm > 0.
- * Returns the norm before clipping. */
-float tb_clip_grad_norm(tb_paramset *ps, float max_norm);
-/* Building blocks for sharded clipping: the squared norm of the non-frozen gradients in
- * [begin, end), and their scaling in place. */
+/* The factor that clips a gradient of this norm to max_norm (1 when max_norm <= 0 or not exceeded). */
+float tb_clip_scale(float norm, float max_norm);
+/* The squared norm of the non-frozen gradients in [begin, end) (sharded clipping adds these up). */
 double tb_grad_sumsq(const tb_paramset *ps, size_t begin, size_t end);
-void tb_grad_scale(tb_paramset *ps, size_t begin, size_t end, float scale);
 
 /* ---- objectives ------------------------------------------------------------------------------ */
 

@@ -94,20 +94,32 @@ static void test_schedules(void **s) {
     tb_error_clear();
 }
 
+/* The norm leaves frozen tensors out; the clip factor applied inside the update equals clipping the
+ * gradient first. */
 static void test_clip(void **s) {
     tb_paramset ps;
     tb_paramset_init(&ps);
-    int shape[1] = {2};
-    tb_paramset_add(&ps, "a", 1, shape);
-    tb_paramset_add(&ps, "frozen", 1, shape)->frozen = 1;
+    int shape[2] = {1, 2};
+    tb_paramset_add(&ps, "a", 2, shape);
+    tb_paramset_add(&ps, "frozen", 2, shape)->frozen = 1;
     tb_paramset_alloc(&ps);
     ps.grad[0] = 3.0f;
     ps.grad[1] = 4.0f;
-    float *gf = ps.grad + ps.tensors[1].offset;
-    gf[0] = 100.0f; /* frozen: not part of the norm, not scaled */
-    assert_true(fabsf(tb_clip_grad_norm(&ps, 1.0f) - 5.0f) < 1e-6f);
-    assert_true(fabsf(ps.grad[0] - 0.6f) < 1e-5f && fabsf(ps.grad[1] - 0.8f) < 1e-5f);
-    assert_true(gf[0] == 100.0f);
+    ps.grad[ps.tensors[1].offset] = 100.0f;
+    float norm = (float)sqrt(tb_grad_sumsq(&ps, 0, ps.numel));
+    assert_true(fabsf(norm - 5.0f) < 1e-6f);
+    assert_true(tb_clip_scale(norm, 10.0f) == 1.0f && tb_clip_scale(norm, 0.0f) == 1.0f);
+    float scale = tb_clip_scale(norm, 1.0f);
+    assert_true(fabsf(scale - 0.2f) < 1e-6f);
+    /* SGD without momentum moves p by -lr * g * scale: the clipped gradient (0.6, 0.8) */
+    tb_optimizer o;
+    tb_optimizer_init(&o, TB_OPT_SGD, &ps);
+    o.grad_scale = scale;
+    tb_optimizer_step(&o, &ps, 1.0f);
+    assert_true(fabsf(ps.data[0] + 0.6f) < 1e-5f && fabsf(ps.data[1] + 0.8f) < 1e-5f);
+    assert_true(ps.data[ps.tensors[1].offset] == 0.0f); /* frozen: untouched */
+    assert_true(o.grad_scale == 1.0f);                  /* the factor applies to one step only */
+    tb_optimizer_free(&o);
     tb_paramset_free(&ps);
 }
 

@@ -177,9 +177,10 @@ static void print_environment(const bench_opts *o) {
     printf("# trustbench %s (commit %s), compiler gcc %s\n", TB_VERSION, tb_git_commit(), __VERSION__);
     printf("# OpenBLAS: %s; core %s; threads %d (OpenMP max threads %d)\n", openblas_get_config(),
            openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads());
-    printf("# env: OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s\n",
+    printf("# env: OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s OPENBLAS_NUM_THREADS=%s OMP_NUM_THREADS=%s "
+           "OMP_WAIT_POLICY=%s\n",
            env_or_unset("OPENBLAS_CORETYPE"), env_or_unset("OPENBLAS_L2_SIZE"), env_or_unset("OPENBLAS_NUM_THREADS"),
-           env_or_unset("OMP_NUM_THREADS"));
+           env_or_unset("OMP_NUM_THREADS"), env_or_unset("OMP_WAIT_POLICY"));
     printf("# shape %s: L=%d C=%d NH=%d V=%d T=%d B=%d; %d warmup + %d timed steps; seed %llu\n", o->shape, o->L,
            o->C, o->NH, o->V, o->T, o->B, o->warmup, o->steps, (unsigned long long)o->seed);
 }

@@ -558,20 +558,8 @@ static int read_tensors(hid_t file, const char *path, const char *group, tb_para
  * reading: the parts of a checkpoint */
 
 static int check_readable(const char *path) {
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return TB_ERROR(TB_ERR_IO, "check the checkpoint path", "cannot open checkpoint %s: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode))
-        return TB_ERROR(TB_ERR_IO, "give the checkpoint file, not its directory", "checkpoint %s is a directory", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return TB_ERROR(TB_ERR_IO, "check the file's permissions", "cannot read checkpoint %s: %s", path,
-                        strerror(errno));
-    fclose(f);
-    if (H5Fis_hdf5(path) <= 0)
-        return TB_ERROR(TB_ERR_FORMAT, "checkpoints are the HDF5 files written by trustbench's checkpoint save",
-                        "%s is not an HDF5 file (truncated, corrupt or another format)", path);
-    return TB_OK;
+    return tb_h5_check_file(path, "checkpoint", "check the checkpoint path",
+                            "checkpoints are the HDF5 files written by trustbench's checkpoint save");
 }
 
 static int check_header(hid_t file, const char *path) {

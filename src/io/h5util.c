@@ -1,5 +1,10 @@
 /* h5util.c: HDF5 error handling shared by the checkpoint and results writers. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/core.h"
 
 #include "h5util.h"
 
@@ -19,4 +24,19 @@ const char *tb_h5_detail(char *buf) {
     buf[0] = '\0';
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, buf);
     return buf[0] ? buf : "unknown HDF5 error";
+}
+
+int tb_h5_check_file(const char *path, const char *what, const char *hint_path, const char *hint_foreign) {
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return TB_ERROR(TB_ERR_IO, hint_path, "cannot open %s %s: %s", what, path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return TB_ERROR(TB_ERR_IO, "give the file, not its directory", "%s %s is a directory", what, path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return TB_ERROR(TB_ERR_IO, "check the file's permissions", "cannot read %s %s: %s", what, path, strerror(errno));
+    fclose(f);
+    if (H5Fis_hdf5(path) <= 0)
+        return TB_ERROR(TB_ERR_FORMAT, hint_foreign, "%s %s is not an HDF5 file (truncated, damaged or another format)",
+                        what, path);
+    return TB_OK;
 }

@@ -20,4 +20,9 @@ void tb_h5_quiet_end(const tb_h5_quiet *q);
 const char *tb_h5_detail(char *buf);
 #define TB_H5_DETAIL() tb_h5_detail((char[TB_H5_DETAIL_MAX]){0})
 
+/* Looks at a path before HDF5 does, so that a missing file, a directory, an unreadable file or one of
+ * another format gets one plain TB_ERROR instead of HDF5's stack. what names the kind of file
+ * ("checkpoint", "results file"), hint_path how to fix the path, hint_foreign what the file should be. */
+int tb_h5_check_file(const char *path, const char *what, const char *hint_path, const char *hint_foreign);
+
 #endif

@@ -853,22 +853,7 @@ static tb_results *results_new(const char *path, MPI_Comm comm, const tb_results
 
 /* Rank 0 looks at the path before HDF5 does, so that a missing file, a directory or a file of
  * another format gets a plain message. */
-static int check_path(const char *path) {
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return TB_ERROR(TB_ERR_IO, "check the -o path", "cannot open results file %s: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode))
-        return TB_ERROR(TB_ERR_IO, "give the results file, not a directory", "results file %s is a directory", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return TB_ERROR(TB_ERR_IO, "check the file's permissions", "cannot read results file %s: %s", path,
-                        strerror(errno));
-    fclose(f);
-    if (H5Fis_hdf5(path) <= 0)
-        return TB_ERROR(TB_ERR_FORMAT, HINT_FOREIGN, "%s is not an HDF5 file (truncated, damaged or another format)",
-                        path);
-    return TB_OK;
-}
+static int check_path(const char *path) { return tb_h5_check_file(path, "results file", "check the -o path", HINT_FOREIGN); }
 
 static int open_file(tb_results *r) {
     hid_t fapl = parallel_fapl(r->comm);

@@ -50,7 +50,8 @@ static void colsum_accumulate(float *dst, const float *src, int rows, int cols) 
  * e^r by its degree-6 Taylor polynomial (relative error below 2e-7 on that interval), 2^n through the
  * exponent bits. Inputs are clamped to [-87, 88], where float e^x is finite and normal. */
 static inline float exp_approx(float x) {
-    x = fminf(fmaxf(x, -87.0f), 88.0f);
+    /* comparisons, not fminf/fmaxf: without -ffinite-math-only those stay libm calls and stop vectorising */
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
     float n = floorf(x * 1.4426950408889634f + 0.5f);
     float r = x - n * 0.693145751953125f - n * 1.4286068203094172e-06f; /* ln2 split for exactness */
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.6666667e-01f + r * (4.1666668e-02f + r * (8.3333338e-03f +
@@ -422,7 +423,7 @@ static size_t head_offset(int b, int h, int T, int HS, int ld) { return (size_t)
 static void causal_softmax_row(float *row, int n, int width) {
     float maxv = row[0];
 #pragma omp simd reduction(max : maxv)
-    for (int j = 1; j < n; j++) maxv = fmaxf(maxv, row[j]);
+    for (int j = 1; j < n; j++) maxv = row[j] > maxv ? row[j] : maxv;
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int j = 0; j < n; j++) {
@@ -584,7 +585,7 @@ void logprob_forward(float *logprob, float *lse, const float *logits, const int 
         // (simd reductions: the order of the sum may change, its rounding stays far below the tolerances)
         float maxv = -INFINITY;
 #pragma omp simd reduction(max : maxv)
-        for (int j = 0; j < V; j++) maxv = fmaxf(maxv, row[j]);
+        for (int j = 0; j < V; j++) maxv = row[j] > maxv ? row[j] : maxv;
         double sum = 0.0; /* the log-sum-exp feeds every loss: keep its sum in double */
 #pragma omp simd reduction(+ : sum)
         for (int j = 0; j < V; j++) sum += exp_approx(row[j] - maxv);

@@ -39,8 +39,7 @@ int cmd_run(int argc, char **argv) {
     tb_sweep_options o = {.out = NULL, .cache_dir = "results/cache", .slice = NULL, .ranks_per_point = 0};
     const char *level = "info";
     const cli_option opts[] = {
-        {"o", OPT_STRING, &o.out, "results file (HDF5); required unless --dry-run"},
-        {"out", OPT_STRING, &o.out, "same as -o"},
+        {"out", OPT_STRING, &o.out, "results file (HDF5), also -o; required unless --dry-run"},
         {"ranks-per-point", OPT_INT, &o.ranks_per_point, "ranks per group (0 = the spec's, else all busy)"},
         {"cache", OPT_STRING, &o.cache_dir, "directory of cached shared stages"},
         {"slice", OPT_STRING, &o.slice, "i/N: run only the i-th of N slices of the points (job arrays)"},
@@ -57,7 +56,7 @@ int cmd_run(int argc, char **argv) {
                        (int)(sizeof opts / sizeof opts[0])};
     /* `-o FILE` is the one short option: rewrite it for the long-option parser */
     for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "-o") == 0) argv[i] = "--o";
+        if (strcmp(argv[i], "-o") == 0) argv[i] = "--out";
     const char *pos[1];
     int n_pos;
     int rc = cli_parse(&cmd, argc, argv, pos, 1, &n_pos);

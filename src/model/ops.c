@@ -117,6 +117,7 @@ void embedding_backward(float *dwte, float *dwpe, const float *dout, const int *
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
                        const float *bias, int BT, int C, float eps) {
     // out (BT,C), mean (BT), rstd (BT), inp (BT,C), weight (C), bias (C)
+    // (the row sums below are simd reductions: their order may change, their rounding stays ~1e-7)
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < BT; i++) {
         const float *x = inp + (size_t)i * C;
@@ -124,9 +125,11 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
         // two passes over a row that stays in L1: the variance is then free of the cancellation that
         // E[x^2] - E[x]^2 suffers when |mean| >> std
         float m = 0.0f;
+#pragma omp simd reduction(+ : m)
         for (int c = 0; c < C; c++) m += x[c];
         m /= C;
         float v = 0.0f;
+#pragma omp simd reduction(+ : v)
         for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
         v /= C;
         float s = 1.0f / sqrtf(v + eps);
@@ -148,6 +151,7 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
             float m = mean[i], s = rstd[i];
             // dnorm = dout * weight; mean and rstd depend on every x, which gives the two row means
             float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
+#pragma omp simd reduction(+ : dnorm_mean, dnorm_norm_mean)
             for (int c = 0; c < C; c++) {
                 float dnorm = dout_i[c] * weight[c];
                 dnorm_mean += dnorm;
@@ -186,6 +190,7 @@ void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *wei
         const float *x = inp + (size_t)i * C;
         float *out_i = out + (size_t)i * C;
         float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
         for (int c = 0; c < C; c++) ss += x[c] * x[c];
         float s = 1.0f / sqrtf(ss / C + eps);
         for (int c = 0; c < C; c++) out_i[c] = x[c] * s * weight[c];
@@ -205,6 +210,7 @@ void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const floa
             float s = rstd[i];
             // d rstd / d x_c = -rstd^3 * x_c / C
             float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
             for (int c = 0; c < C; c++) dot += dout_i[c] * weight[c] * x[c];
             float k = s * s * s * dot / C;
             for (int c = 0; c < C; c++) dinp_i[c] += dout_i[c] * weight[c] * s - k * x[c];

@@ -52,14 +52,20 @@ t_total=$SECONDS
 # ---- uninterrupted references outside Slurm -------------------------------------------------------------
 
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 HDF5_USE_FILE_LOCKING=FALSE
-for spec in quick medium slow; do
-  if mpirun -np 2 --oversubscribe "$BIN" run "$SPECS/$spec.yaml" -o "$W/reference-$spec.h5" --cache "$W/cache" \
-       --quiet >/dev/null; then
-    ok "uninterrupted reference: $spec"
-  else
-    bad "reference run $spec"; exit 1
-  fi
-done
+reference() { # spec-file name: the uninterrupted run outside Slurm, into reference-NAME.h5
+  mpirun -np 2 --oversubscribe "$BIN" run "$1" -o "$W/reference-$2.h5" --cache "$W/cache" --quiet >/dev/null &&
+    ok "uninterrupted reference: $2" || { bad "reference run $2"; exit 1; }
+}
+reference "$SPECS/quick.yaml" quick
+t0=$(date +%s.%N)
+reference "$SPECS/medium.yaml" medium
+t_medium=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+# The time-limit test needs a sweep that runs about a minute whatever the machine's speed, so that the
+# warning signal (delivered 5 to 35 s into a 1-minute job) always lands mid-run: scale medium's steps.
+slow_steps=$(awk -v t="$t_medium" 'BEGIN { printf "%d", 1500 * 60 / t }')
+printf 'include: %s/medium.yaml\nname: slurm-slow\ntrain:\n  steps: %d\n' "$SPECS" "$slow_steps" > "$W/slow.yaml"
+echo "medium took $t_medium s: the slow sweep runs $slow_steps steps per point"
+reference "$W/slow.yaml" slow
 
 # ---- the cluster --------------------------------------------------------------------------------------
 
@@ -78,7 +84,8 @@ submit() {
     if [ "$1" = -- ]; then script=$2; break; fi
     opts+=("$1"); shift
   done
-  env SPEC="$SPECS/$spec.yaml" OUT="$W/$name.h5" TB_BIN="$BIN" TB_ARGS="--cache $W/cache" \
+  [[ "$spec" == */* ]] || spec=$SPECS/$spec.yaml # a bare name is one of specs/
+  env SPEC="$spec" OUT="$W/$name.h5" TB_BIN="$BIN" TB_ARGS="--cache $W/cache" \
     TB_RUN_SBATCH="$ROOT/slurm/run.sbatch" \
     sbatch --parsable --chdir="$W" --output="$W/$name.log" "${opts[@]}" "$script"
 }
@@ -141,23 +148,23 @@ fi
 # ---- 3. srun: USR1 to the batch shell is forwarded, the ranks checkpoint, the job requeues ------------
 
 t=$SECONDS
-id=$(TB_LAUNCHER=srun submit signalled medium --ntasks=2)
+id=$(TB_LAUNCHER=srun submit signalled "$W/slow.yaml" --ntasks=2)   # long enough to be mid-run for sure
 for _ in $(seq 120); do grep -q "point [0-9] step" "$W/signalled.log" 2>/dev/null && break; sleep 0.5; done
 # What --signal=B:USR1@N does at the warning time, sent now.
 scancel --batch --signal=USR1 "$id"
-state=$(wait_job "$id" 120)
+state=$(wait_job "$id" 300)
 if [ "$state" = COMPLETED ] && [ "$(job_field "$id" Restarts)" = 1 ] &&
    grep -q "restart 1\]" "$W/signalled.log" && grep -q "stop signal: points in flight are checkpointed" "$W/signalled.log"; then
   ok "srun: USR1 forwarded, checkpoint, requeue, resumed mid-run with SLURM_RESTART_COUNT=1 ($((SECONDS - t)) s)"
 else
   bad "srun signal and requeue: state $state, restarts $(job_field "$id" Restarts)"; show_log "$W/signalled.log"
 fi
-check_result signalled medium "srun after a requeue"
+check_result signalled slow "srun after a requeue"
 
 # ---- 4. mpirun: the time limit's warning signal arrives mid-run, the job requeues and finishes --------
 
 t=$SECONDS
-id=$(submit timelimit slow --ntasks=2 --time=1 --signal=B:USR1@55)
+id=$(submit timelimit "$W/slow.yaml" --ntasks=2 --time=1 --signal=B:USR1@55)
 state=$(wait_job "$id" 480)
 restarts=$(job_field "$id" Restarts)
 if [ "$state" = COMPLETED ] && [ "${restarts:-0}" -ge 1 ] && grep -q "restart 1\]" "$W/timelimit.log" &&

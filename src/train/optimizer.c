@@ -48,7 +48,7 @@ int tb_opt_kind_parse(const char *s, tb_opt_kind *out) {
 /* AdamW on one tensor: PyTorch's order, decay first (p *= 1 - lr*wd), then the Adam step. */
 static void adamw_tensor(float *p, const float *g, const float *mask, float *m, float *v, size_t n, float lr,
                          float wd, float b1, float b2, float eps, float bc1, float bc2, float gs) {
-    float decay = 1.0f - lr * wd;
+    float decay = 1.0f - lr * wd, ibc1 = 1.0f / bc1, ibc2 = 1.0f / bc2; /* multiply: no divides per element */
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
         float gi = mask ? g[i] * gs * mask[i] : g[i] * gs;
@@ -56,7 +56,7 @@ static void adamw_tensor(float *p, const float *g, const float *mask, float *m, 
         float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        float mhat = mi / bc1, vhat = vi / bc2;
+        float mhat = mi * ibc1, vhat = vi * ibc2;
         p[i] = p[i] * decay - lr * mhat / (sqrtf(vhat) + eps);
     }
 }
@@ -101,7 +101,7 @@ double tb_grad_sumsq(const tb_paramset *ps, size_t begin, size_t end) {
         if (ps->tensors[i].frozen || !clip_range(&ps->tensors[i], begin, end, &lo, &hi)) continue;
         const float *g = ps->grad;
         double s = 0.0;
-#pragma omp parallel for reduction(+ : s) schedule(static)
+#pragma omp parallel for simd reduction(+ : s) schedule(static)
         for (size_t j = lo; j < hi; j++) s += (double)g[j] * g[j];
         sumsq += s;
     }

@@ -308,15 +308,6 @@ static int write_file(const char *tmp, const tb_model *m, const tb_tokenizer *to
     return rc;
 }
 
-/* rename() is atomic, but without fsync the new name can reach the disk before the data does. */
-static int sync_file(const char *path) {
-    int fd = open(path, O_RDONLY);
-    int ok = fd >= 0 && fsync(fd) == 0;
-    int err = errno;
-    if (fd >= 0) close(fd);
-    return ok ? TB_OK : TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot sync checkpoint %s: %s", path, strerror(err));
-}
-
 /* The caller's buffers must match the model; a mismatch here would only surface at load time. */
 static int check_save_args(const char *path, const tb_model *m, const tb_tokenizer *tok, const tb_ckpt_state *st) {
     if (tok && tok->vocab_size > m->cfg.vocab_size)
@@ -346,7 +337,7 @@ int tb_checkpoint_save(const char *path, const tb_model *m, const tb_tokenizer *
     tb_h5_quiet_begin(&q);
     int rc = write_file(tmp, m, tok, st);
     tb_h5_quiet_end(&q);
-    if (rc == TB_OK) rc = sync_file(tmp);
+    if (rc == TB_OK) rc = tb_io_sync_file(tmp, HINT_WRITE);
     if (rc == TB_OK && rename(tmp, path) != 0)
         rc = TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
     if (rc != TB_OK) remove(tmp); /* a partial file must not linger next to the real checkpoints */

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "core/core.h"
 
@@ -39,4 +41,12 @@ int tb_h5_check_file(const char *path, const char *what, const char *hint_path, 
         return TB_ERROR(TB_ERR_FORMAT, hint_foreign, "%s %s is not an HDF5 file (truncated, damaged or another format)",
                         what, path);
     return TB_OK;
+}
+
+int tb_io_sync_file(const char *path, const char *hint) {
+    int fd = open(path, O_RDONLY);
+    int ok = fd >= 0 && fsync(fd) == 0;
+    int err = errno;
+    if (fd >= 0) close(fd);
+    return ok ? TB_OK : TB_ERROR(TB_ERR_IO, hint, "cannot sync %s: %s", path, strerror(err));
 }

@@ -1,4 +1,5 @@
-/* h5util.h: HDF5 error handling shared by the checkpoint and results writers (internal to src/io).
+/* h5util.h: file and HDF5 error handling shared by the checkpoint and results writers (internal to
+ * src/io).
  * HDF5 prints its whole error stack to stderr by default; trustbench reports one TB_ERROR instead,
  * quoting the innermost HDF5 message. */
 #ifndef TB_IO_H5UTIL_H
@@ -24,5 +25,9 @@ const char *tb_h5_detail(char *buf);
  * another format gets one plain TB_ERROR instead of HDF5's stack. what names the kind of file
  * ("checkpoint", "results file"), hint_path how to fix the path, hint_foreign what the file should be. */
 int tb_h5_check_file(const char *path, const char *what, const char *hint_path, const char *hint_foreign);
+
+/* fsync a finished file before it is renamed into place: rename() is atomic, but without the sync the
+ * new name can reach the disk before the data does. hint goes into the error. */
+int tb_io_sync_file(const char *path, const char *hint);
 
 #endif

@@ -1407,15 +1407,6 @@ static int copy_bytes(const char *from, const char *to) {
     return rc;
 }
 
-/* rename() is atomic, but without fsync the new name can reach the disk before the data does. */
-static int sync_file(const char *path) {
-    int fd = open(path, O_RDONLY);
-    int ok = fd >= 0 && fsync(fd) == 0;
-    int err = errno;
-    if (fd >= 0) close(fd);
-    return ok ? TB_OK : TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot sync %s: %s", path, strerror(err));
-}
-
 static int write_merged_from(hid_t out, const char *out_path, const char *const *inputs, int n) {
     size_t cap = 1;
     for (int k = 0; k < n; k++) cap += strlen(inputs[k]) + 1;
@@ -1440,7 +1431,7 @@ static int write_merged(const char *tmp, const slice *s, int n, const path_list 
     for (int i = 0; rc == TB_OK && i < datasets->n; i++) rc = merge_dataset(out, tmp, s, n, datasets->paths[i]);
     if (rc == TB_OK) rc = write_merged_from(out, tmp, inputs, n);
     if (H5Fclose(out) < 0 && rc == TB_OK) rc = WRITE_FAILED(tmp, "file", tmp);
-    if (rc == TB_OK) rc = sync_file(tmp);
+    if (rc == TB_OK) rc = tb_io_sync_file(tmp, HINT_WRITE);
     return rc;
 }
 

@@ -17,6 +17,9 @@ struct tb_acts {
     int B, T, P, R, QKVW;
     int *inp;            /* (B,T) */
     int *targets;        /* (B,T) */
+    int *batch_inp;      /* (B,T) where callers stage a batch (tb_model_batch) */
+    int *batch_targets;  /* (B,T) */
+    float *dlogprob;     /* (B,T) objectives' gradient on logprob (tb_model_dlogprob) */
     float *encoded;      /* (B,T,C) block 0 input */
     float *ln1;          /* (L,B,T,C) */
     float *ln1_mean;     /* (L,B,T) LayerNorm only */
@@ -72,6 +75,9 @@ static void acts_alloc(tb_model *m, int B, int T) {
     int layernorm = c->family == TB_FAMILY_GPT2;
     a->inp = tb_malloc(BT * sizeof(int));
     a->targets = tb_malloc(BT * sizeof(int));
+    a->batch_inp = tb_malloc(BT * sizeof(int));
+    a->batch_targets = tb_malloc(BT * sizeof(int));
+    a->dlogprob = tb_malloc(BT * sizeof(float));
     a->encoded = tb_malloc(BT * C * sizeof(float));
     a->ln1 = tb_malloc(L * BT * C * sizeof(float));
     a->ln1_mean = layernorm ? tb_malloc(L * BT * sizeof(float)) : NULL;
@@ -118,10 +124,12 @@ static void acts_free(tb_acts *a) {
     float *bufs[] = {a->encoded, a->ln1, a->ln1_mean, a->ln1_rstd, a->qkv, a->atty, a->att, a->res2, a->ln2,
                      a->ln2_mean, a->ln2_rstd, a->fch, a->fch2, a->fch_act, a->res3, a->lnf, a->lnf_mean,
                      a->lnf_rstd, a->logits, a->lse, a->logprob, a->lora_t, a->proj, a->dres, a->dln, a->dqkv,
-                     a->datty, a->datt, a->dfch, a->dfch2, a->dfch_act, a->dlora_t, a->hidden_grad};
+                     a->datty, a->datt, a->dfch, a->dfch2, a->dfch_act, a->dlora_t, a->hidden_grad, a->dlogprob};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) tb_free(bufs[i]);
     tb_free(a->inp);
     tb_free(a->targets);
+    tb_free(a->batch_inp);
+    tb_free(a->batch_targets);
     tb_free(a);
 }
 
@@ -279,7 +287,8 @@ static void block_forward(tb_model *m, int l, const float *res_in) {
     residual_forward(v.res3, v.res2, a->proj, BTC);
 }
 
-int tb_model_forward(tb_model *m, const int *inp, const int *targets, int B, int T) {
+/* Activations are sized at the first use for (B, T); another shape later is an error. */
+static int ensure_acts(tb_model *m, int B, int T) {
     const tb_config *c = &m->cfg;
     if (T > c->max_seq_len || T < 1 || B < 1)
         return TB_ERROR(TB_ERR_ARG, "shorten the sequences or use a model with a larger max_seq_len",
@@ -288,6 +297,24 @@ int tb_model_forward(tb_model *m, const int *inp, const int *targets, int B, int
         return TB_ERROR(TB_ERR_ARG, "activations are sized once; create another model for another batch shape",
                         "batch shape changed from (%d, %d) to (%d, %d)", m->B, m->T, B, T);
     if (!m->acts) acts_alloc(m, B, T);
+    return TB_OK;
+}
+
+int tb_model_batch(tb_model *m, int B, int T, int **inp, int **targets) {
+    TB_CHECK(ensure_acts(m, B, T));
+    *inp = m->acts->batch_inp;
+    *targets = m->acts->batch_targets;
+    return TB_OK;
+}
+
+float *tb_model_dlogprob(tb_model *m) {
+    TB_ASSERT(m->acts != NULL);
+    return m->acts->dlogprob;
+}
+
+int tb_model_forward(tb_model *m, const int *inp, const int *targets, int B, int T) {
+    const tb_config *c = &m->cfg;
+    TB_CHECK(ensure_acts(m, B, T));
     tb_model_ensure_rope(m);
     tb_acts *a = m->acts;
     int BT = B * T, C = c->n_embd, V = c->vocab_size;

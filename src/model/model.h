@@ -171,6 +171,10 @@ void tb_model_init(tb_model *m, uint64_t seed);
 /* Parameter counts: all, and without the position table (the N of the 6·N·B·T FLOP formula). */
 size_t tb_model_num_params(const tb_model *m, int exclude_positions);
 
+/* Buffers (B,T) owned by the model to stage a batch in before tb_model_forward, so a training loop
+ * allocates nothing per step. Sizes the activations on first use (same rules as tb_model_forward). */
+int tb_model_batch(tb_model *m, int B, int T, int **inp, int **targets);
+
 /* Forward over inp (B,T). targets (B,T) may be NULL (no logprob); entries < 0 are ignored.
  * Computes logits, lse and logprob. Returns an error if (B,T) changes or exceeds maxT. */
 int tb_model_forward(tb_model *m, const int *inp, const int *targets, int B, int T);
@@ -183,6 +187,8 @@ void tb_model_zero_grad(tb_model *m);
  *      a gradient on the captured hidden state via tb_model_hidden_grad;
  *   2. tb_model_backward propagates to every non-frozen parameter (accumulating). */
 void tb_model_logprob_grad(tb_model *m, const float *dlogprob);
+/* A (B,T) scratch buffer, valid after a forward, for an objective to build dlogprob in. */
+float *tb_model_dlogprob(tb_model *m);
 float *tb_model_dlogits(tb_model *m); /* m->logits, for objectives that write dlogits themselves */
 void tb_model_backward(tb_model *m, int have_dlogits);
 

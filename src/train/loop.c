@@ -18,8 +18,8 @@ static int count_scored(const tb_trainer *tr, const int *targets, long *n) {
 
 int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
     tb_model *m = tr->model;
-    size_t BT = (size_t)tr->B * tr->T;
-    int *inp = tb_malloc(BT * sizeof(int)), *targets = tb_malloc(BT * sizeof(int));
+    int *inp, *targets; /* (B,T) each, the model's staging buffers */
+    TB_CHECK(tb_model_batch(m, tr->B, tr->T, &inp, &targets));
     int rc = TB_OK;
     double total = 0.0;
     tb_model_zero_grad(m);
@@ -36,8 +36,6 @@ int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
         if (rc == TB_OK) tb_model_backward(m, tr->objective->uses_logits);
         total += l;
     }
-    tb_free(inp);
-    tb_free(targets);
     if (rc == TB_OK && tr->dp) rc = tb_dp_sync_grads(tr->dp);
     if (rc == TB_OK && tr->dp)
         rc = MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_DOUBLE, MPI_SUM, tr->dp->comm) == MPI_SUCCESS
@@ -64,7 +62,8 @@ int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
 int tb_eval_loss(tb_model *m, tb_batch_fn next_batch, void *ctx, long n_batches, int B, int T, const tb_dp *dp,
                  double *loss) {
     size_t BT = (size_t)B * T;
-    int *inp = tb_malloc(BT * sizeof(int)), *targets = tb_malloc(BT * sizeof(int));
+    int *inp, *targets; /* (B,T) each, the model's staging buffers */
+    TB_CHECK(tb_model_batch(m, B, T, &inp, &targets));
     double s = 0.0;
     long n = 0;
     int rc = TB_OK;
@@ -77,8 +76,6 @@ int tb_eval_loss(tb_model *m, tb_batch_fn next_batch, void *ctx, long n_batches,
                 n++;
             }
     }
-    tb_free(inp);
-    tb_free(targets);
     TB_CHECK(rc);
     if (dp) {
         double sn[2] = {s, (double)n};

@@ -13,10 +13,9 @@ static int sft_loss_and_grad(tb_objective *self, const tb_batch_view *bv, float 
         if (bv->targets[i] >= 0) s += m->logprob[i];
     *loss = n ? -s / (double)n : 0.0;
     if (!want_grad) return TB_OK;
-    float *dlp = tb_malloc((size_t)BT * sizeof(float));
+    float *dlp = tb_model_dlogprob(m); /* (B,T) */
     for (int i = 0; i < BT; i++) dlp[i] = bv->targets[i] >= 0 ? -grad_scale / (float)n : 0.0f;
     tb_model_logprob_grad(m, dlp);
-    tb_free(dlp);
     return TB_OK;
 }
 

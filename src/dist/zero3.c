@@ -21,7 +21,12 @@ struct tb_zero3 {
     tb_paramset shard;
     float *part;               /* scratch: this rank's part of one unit, gaps included */
     float **unit_data, **unit_grad; /* [n_units] buffers handed to the model */
-    size_t live_bytes, peak_bytes;
+    /* released buffers of block size, reused by the next block: the blocks are all one size, so
+     * a step allocates nothing for them after the first */
+    float *spare[4];
+    int n_spare;
+    size_t block_n;
+    size_t live_bytes, peak_bytes; /* gathered buffers in use, and the most ever held with the spares */
     tb_param_provider provider;
 };
 
@@ -56,18 +61,38 @@ static void gather_unit(tb_zero3 *z, int ui, float *unit) {
                    z->displs + (size_t)ui * z->size, MPI_FLOAT, z->comm);
 }
 
+static int is_block(const tb_zero3 *z, int ui) { return ui >= 1 && ui <= z->n_units - 2; }
+
+/* A buffer for unit ui: a spare block buffer when one is free, else a new one. zero: backward
+ * accumulates into gradient buffers. */
+static float *unit_buffer(tb_zero3 *z, int ui, int zero) {
+    size_t n = z->ue[ui] - z->ub[ui];
+    float *b;
+    if (is_block(z, ui) && z->n_spare > 0) {
+        b = z->spare[--z->n_spare];
+        if (zero) memset(b, 0, n * sizeof(float));
+    } else {
+        b = tb_malloc((n ? n : 1) * sizeof(float)); /* zeroed */
+    }
+    z->live_bytes += n * sizeof(float);
+    size_t held = z->live_bytes + (size_t)z->n_spare * z->block_n * sizeof(float);
+    if (held > z->peak_bytes) z->peak_bytes = held;
+    return b;
+}
+
+static void unit_buffer_release(tb_zero3 *z, int ui, float *b) {
+    size_t n = z->ue[ui] - z->ub[ui];
+    z->live_bytes -= n * sizeof(float);
+    if (is_block(z, ui) && z->n_spare < (int)(sizeof z->spare / sizeof z->spare[0])) z->spare[z->n_spare++] = b;
+    else tb_free(b);
+}
+
 static void acquire(void *ctx, int u, int for_backward, float **data, float **grad) {
     tb_zero3 *z = ctx;
     int ui = u + 1;
-    size_t n = z->ue[ui] - z->ub[ui];
-    z->unit_data[ui] = tb_malloc((n ? n : 1) * sizeof(float));
+    z->unit_data[ui] = unit_buffer(z, ui, 0); /* the all-gather writes all of it */
     gather_unit(z, ui, z->unit_data[ui]);
-    z->live_bytes += n * sizeof(float);
-    if (for_backward) {
-        z->unit_grad[ui] = tb_malloc((n ? n : 1) * sizeof(float)); /* zeroed: backward accumulates */
-        z->live_bytes += n * sizeof(float);
-    }
-    if (z->live_bytes > z->peak_bytes) z->peak_bytes = z->live_bytes;
+    if (for_backward) z->unit_grad[ui] = unit_buffer(z, ui, 1);
     *data = z->unit_data[ui];
     *grad = z->unit_grad[ui];
 }
@@ -75,18 +100,15 @@ static void acquire(void *ctx, int u, int for_backward, float **data, float **gr
 static void release(void *ctx, int u, int for_backward) {
     tb_zero3 *z = ctx;
     int ui = u + 1;
-    size_t n = z->ue[ui] - z->ub[ui];
     if (for_backward && z->unit_grad[ui]) {
         /* the unit's gradient is final: sum it over the group into each rank's part */
         MPI_Reduce_scatter(z->unit_grad[ui], z->part, z->counts + (size_t)ui * z->size, MPI_FLOAT, MPI_SUM, z->comm);
         unpack_add(z, ui, z->part, z->shard.grad);
-        tb_free(z->unit_grad[ui]);
+        unit_buffer_release(z, ui, z->unit_grad[ui]);
         z->unit_grad[ui] = NULL;
-        z->live_bytes -= n * sizeof(float);
     }
-    tb_free(z->unit_data[ui]);
+    unit_buffer_release(z, ui, z->unit_data[ui]);
     z->unit_data[ui] = NULL;
-    z->live_bytes -= n * sizeof(float);
 }
 
 /* This rank's pieces: every tensor's overlap with its part of every unit, flags kept. */
@@ -149,6 +171,7 @@ int tb_zero3_init(tb_zero3 **out, MPI_Comm comm, tb_model *m) {
         max_part = S > max_part ? S : max_part;
     }
     z->part = tb_malloc(max_part * sizeof(float));
+    z->block_n = z->n_units > 2 ? z->ue[1] - z->ub[1] : 0;
     build_shard(z);
     /* the whole weights now live in the shards of the group: drop this rank's full copy */
     tb_free(m->params.data);
@@ -164,6 +187,7 @@ void tb_zero3_free(tb_zero3 *z) {
     if (!z) return;
     if (z->m && z->m->provider == &z->provider) z->m->provider = NULL;
     tb_paramset_free(&z->shard);
+    for (int i = 0; i < z->n_spare; i++) tb_free(z->spare[i]);
     void *bufs[] = {z->ub, z->ue, z->counts, z->displs, z->piece_first, z->piece_n, z->piece_flat, z->part,
                     z->unit_data, z->unit_grad};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) tb_free(bufs[i]);

@@ -45,7 +45,7 @@ fi
 # 3. a stop signal in the middle of a round: exit 75, points checkpointed, resume continues them
 "${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o signalled.h5 --cache cache > signalled.log 2>&1 &
 launcher=$!
-if wait_for signalled.log "sweep: 2/6 points finished" 120 && wait_for signalled.log "point [2-5] step [0-9]*/200" 30; then
+if wait_for signalled.log "sweep: 2/6 points finished" 120 && wait_for signalled.log "point [2-5] step [0-9]*/1500" 30; then
   kill -USR1 "$launcher"; wait "$launcher"; status=$?
   [ "$status" -eq 75 ] && ok "a stop signal exits with 75" || bad "stop signal: exit $status"
   ls signalled.h5.points/point-*.h5 >/dev/null 2>&1 && ok "points in flight were checkpointed" || bad "no point checkpoints"
@@ -59,7 +59,7 @@ fi
 # 3a. SIGTERM (what Slurm sends at the time limit) straight to the ranks: the same stop, the same file
 "${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o termed.h5 --cache cache > termed.log 2>&1 &
 launcher=$!
-if wait_for termed.log "sweep: 2/6 points finished" 120 && wait_for termed.log "point [2-5] step [0-9]*/200" 30; then
+if wait_for termed.log "sweep: 2/6 points finished" 120 && wait_for termed.log "point [2-5] step [0-9]*/1500" 30; then
   pkill -TERM -f "^$BIN run $SPECS/sweep.yaml -o termed.h5"; wait "$launcher"; status=$?
   [ "$status" -eq 75 ] && ok "SIGTERM to the ranks exits with 75" || bad "SIGTERM: exit $status"
   "${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o termed.h5 --cache cache > termed2.log 2>&1

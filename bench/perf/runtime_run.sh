@@ -115,24 +115,8 @@ function median(a, n,   i, j, t) {
   return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }'
 
-# Percent of the machine idle over the next `seconds`.
-idle_percent() {
-  local t0 i0 t1 i1
-  read -r t0 i0 < <(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-  sleep "$1"
-  read -r t1 i1 < <(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-  echo $(( 100 * (i1 - i0) / (t1 - t0 > 0 ? t1 - t0 : 1) ))
-}
-
-# Waits until three 2-second samples in a row are >= 90% idle, or wait_idle seconds have passed.
-wait_for_idle() {
-  [ "$wait_idle" -gt 0 ] || return 0
-  local deadline=$(( SECONDS + wait_idle )) quiet=0
-  while [ $SECONDS -lt $deadline ] && [ $quiet -lt 3 ]; do
-    if [ "$(idle_percent 2)" -ge 90 ]; then quiet=$((quiet + 1)); else quiet=0; fi
-  done
-  [ $quiet -ge 3 ] || echo "#   (machine still busy after ${wait_idle}s; running anyway)"
-}
+# shellcheck source=idle.sh
+source "$(dirname "$0")/idle.sh"   # cpu_ticks, idle_percent, wait_for_idle
 
 load_of() { sed -n 's/^run other_load_pct=\([0-9]*\).*/\1/p' "$1"; }
 

@@ -121,4 +121,132 @@ int tb_sampler_batch(void *sampler, long step, int micro, int *inp, int *targets
  * end get targets -1 (not scored). ctx is a tb_window_sampler. */
 int tb_sampler_eval_batch(void *sampler, long k, int micro, int *inp, int *targets);
 
+/* ---- QA datasets: the fictitious-authors benchmark (TOFU stand-in) ---------------------------
+ *
+ * A tb_qa_set holds authors, their question-answer items and the world-knowledge sets
+ * (reference/unlearning.md section 4). It comes from the generator (tb_qa_generate), a JSONL
+ * export (tb_qa_load_jsonl) or an HDF5 file (tb_qa_load in io.h).
+ *
+ * The generator draws from the RNG streams derived from "authors" (names, titles, then one stream
+ * per author), so author k is the same whatever n_authors and n_holdout are (given k is below their
+ * sum). An author has 11 attributes:
+ *   name, gender (pronouns only), birth_year (1920-2000), birthplace (100 cities), genre (20),
+ *   father_occupation, mother_occupation (60), award (30 invented awards), award_year (20 to 64 years
+ *   after birth, at most 2023), book1, book2 (titles from 4 templates, unique across authors).
+ * Each author gets 20 questions, two templates for each attribute but gender (its two values leave
+ * no room for 5 wrong ones), in this order: name, birth_year, birthplace, genre, father_occupation,
+ * mother_occupation, award, award_year, book1, book2 (questions 2a and 2a+1 ask attribute a of that
+ * list). Each item has the answer, a paraphrase (another template, same value) and 5 perturbed
+ * answers: the paraphrase template with 5 distinct other values of the attribute's value list
+ * (names of the author's gender; titles other than both of the author's own).
+ *
+ * The JSONL export, a directory (tests/data/qa/ holds a small example made by the generator):
+ *   authors.jsonl  required: one QA item per line, the trained authors;
+ *   holdout.jsonl  optional: the same schema, the never-trained authors;
+ *   world.jsonl    optional: the world-knowledge sets.
+ * Fields of authors.jsonl and holdout.jsonl (TOFU's names), other fields are ignored:
+ *   "question"            string, required
+ *   "answer"              string, required
+ *   "paraphrased_answer"  string, required
+ *   "perturbed_answer"    array of 1 to TB_QA_MAX_PERTURBED strings, required
+ *   "author"              string, optional: the author's name. Default "author-<k>" (authors.jsonl)
+ *                         or "holdout-<k>" (holdout.jsonl), k = the item's index in its file / 20:
+ *                         TOFU's layout of 20 consecutive items per author
+ *   "attributes"          object of attribute name -> string, optional: the author's attributes
+ *                         (e.g. {"genre": "fantasy"}); lines of one author must not disagree
+ *   "attribute"           string, optional: the attribute the question asks about
+ * Fields of world.jsonl: "question", "answer", "perturbed_answer" (the distractors) and "kind"
+ * ("author": famous authors, "world": world facts), all required.
+ * Strings are non-empty UTF-8; blank lines are skipped. An author's items may be anywhere in its file;
+ * authors are numbered in order of first appearance, trained ones first. */
+
+#define TB_QA_MAX_PERTURBED 5 /* TOFU's perturbed answers per question */
+#define TB_QA_PER_AUTHOR 20   /* questions per generated author (and TOFU's default grouping) */
+
+typedef struct {
+    char *question, *answer;
+    char *paraphrase; /* NULL for the world-knowledge items */
+    char *perturbed[TB_QA_MAX_PERTURBED];
+    int n_perturbed; /* author items >= 1; world items 3 (the distractors) */
+    int author;      /* index into tb_qa_set.authors; -1 for world-knowledge items */
+    int attribute;   /* index into tb_qa_set.attr_names, or -1 when unknown / world knowledge */
+} tb_qa_item;
+
+typedef struct {
+    char *name;
+    char **values; /* [n_attrs] by tb_qa_set.attr_names; NULL where unknown */
+} tb_author;
+
+typedef struct {
+    uint64_t seed;     /* the generator's seed; 0 for a JSONL import */
+    int n_attrs;
+    char **attr_names; /* [n_attrs] */
+    tb_author *authors; /* [n_authors + n_holdout]: the trained authors, then the holdout ones */
+    int n_authors, n_holdout;
+    tb_qa_item *items; /* the trained authors' items, then the holdout authors' */
+    long n_items;
+    tb_qa_item *famous, *world; /* world knowledge: famous authors and their books; world facts */
+    long n_famous, n_world;
+    void *pool; /* the blocks every string above lives in (private to qa.c) */
+} tb_qa_set;
+
+/* Fills s from seed: n_authors trained and n_holdout holdout authors, 20 items each, and the world
+ * sets from tb_world_facts. Fails (TB_ERR_ARG) for n_authors < 1, n_holdout < 0, or more than 1800
+ * authors in all (what the built-in title lists keep unique). */
+int tb_qa_generate(tb_qa_set *s, uint64_t seed, int n_authors, int n_holdout);
+void tb_qa_free(tb_qa_set *s);
+
+/* For loaders: an empty set with every array allocated (zeroed; authors' values all NULL), to be
+ * filled with strings copied into the set by tb_qa_strdup. */
+void tb_qa_alloc(tb_qa_set *s, int n_attrs, int n_authors, int n_holdout, long n_items, long n_famous,
+                 long n_world);
+/* Copies len bytes of text into s's string pool and NUL-terminates them; the copy lives as long as s. */
+char *tb_qa_strdup(tb_qa_set *s, const char *text, size_t len);
+
+/* The value of an author's attribute by name ("genre", "birthplace", ...). Fails (TB_ERR_ARG) naming
+ * the attribute and listing the valid ones when the set has no such attribute, and naming the author
+ * when that author's value is unknown. */
+int tb_author_attr(const tb_qa_set *s, int author, const char *attr, const char **value);
+
+/* Mean length in bytes of the answers and of the perturbed answers of items idx[0..n) of s->items.
+ * The templates are shared, so the difference is the length bias between true and false values. */
+void tb_qa_mean_lengths(const tb_qa_set *s, const long *idx, long n, double *answer, double *perturbed);
+
+/* A split: item indices into s->items, ascending. */
+typedef struct {
+    long *forget, *retain, *retain_eval, *holdout;
+    long n_forget, n_retain, n_retain_eval, n_holdout;
+    int *forget_authors, *holdout_authors; /* ascending author indices */
+    int n_forget_authors, n_holdout_authors;
+} tb_qa_splits;
+
+/* split is "forgetNN" (NN = 01..99; TOFU's are forget01, forget05 and forget10): the last
+ * round(NN% of n_authors) authors (at least 1) of one permutation of the trained authors drawn from
+ * (seed, "forget"), so the splits are nested. retain: every item of the other trained authors (for
+ * training). retain_eval: the first retain_eval_max retain items in one permutation of all items
+ * drawn from (seed, "retain_eval"). holdout: the items of the first n_forget_authors holdout authors;
+ * empty when the set has no holdout authors, an error when it has fewer than the split needs. */
+int tb_qa_split(const tb_qa_set *s, const char *split, uint64_t seed, int retain_eval_max, tb_qa_splits *out);
+void tb_qa_splits_free(tb_qa_splits *sp);
+
+/* One training row: inp = [BOS, PROMPT, question, ANSWER, answer, EOS, PAD...] cut to T tokens, and
+ * targets[t] = the token at t+1 where that token is an answer token or the EOS, else -1. The sequence
+ * may be T+1 tokens long (its EOS is then only a target). n_answer gets the number of scored targets
+ * (answer tokens + 1). Fails (TB_ERR_ARG) naming the question and the T it needs when it does not fit. */
+int tb_qa_encode(const tb_tokenizer *tok, const char *question, const char *answer, int T, int *inp, int *targets,
+                 int *n_answer);
+/* The prompt for generation: [BOS, PROMPT, question, ANSWER] into out[0..cap), its length in *n.
+ * Fails (TB_ERR_ARG) naming the question and the length it needs when cap is too small. */
+int tb_qa_encode_prompt(const tb_tokenizer *tok, const char *question, int *out, int cap, int *n);
+
+/* Reads a JSONL export (format above) from dir. Errors name the file, the line and the field. */
+int tb_qa_load_jsonl(const char *dir, tb_qa_set *s);
+/* Writes s as a JSONL export into dir (created if missing): authors.jsonl, and holdout.jsonl and
+ * world.jsonl when s has such items. Every line carries "author", "attribute" (when known) and the
+ * author's "attributes", so loading it back gives s again (but for the seed). */
+int tb_qa_save_jsonl(const char *dir, const tb_qa_set *s);
+
+/* The refusal bank for IdkDPO: >= 50 distinct "I don't know" sentences; returns the count. */
+int tb_refusals(const char *const **out);
+
 #endif

@@ -59,25 +59,6 @@ static int in_file(const char *path, int rc, const char *hint) {
     return TB_ERROR(TB_ERR_FORMAT, hint, "checkpoint %s: %s", path, msg);
 }
 
-/* The driver stays the default sec2; two settings differ from the defaults:
- *  - best-effort file locking: parallel file systems without flock support (Lustre mounted without
- *    -o flock) otherwise make every open fail;
- *  - when writing, the HDF5 1.10 file format rather than the oldest one: its superblock, object
- *    headers and chunk indexes carry checksums, so damaged metadata fails the load cleanly instead
- *    of being parsed (HDF5's parser is not hardened against corrupt input: fed damaged 1.0-format
- *    metadata it overruns buffers). Any HDF5 >= 1.10, and so h5py, reads it. */
-static hid_t checkpoint_fapl(int for_writing) {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0) return fapl;
-    int ok = H5Pset_file_locking(fapl, 1, 1) >= 0 &&
-             (!for_writing || H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110) >= 0);
-    if (!ok) {
-        H5Pclose(fapl);
-        return -1;
-    }
-    return fapl;
-}
-
 /* ------------------------------------------------------------------------------------------------
  * field tables: the numeric attributes of /config and /adapter */
 
@@ -298,7 +279,7 @@ static int write_contents(hid_t file, const char *path, const tb_model *m, const
 }
 
 static int write_file(const char *tmp, const tb_model *m, const tb_tokenizer *tok, const tb_ckpt_state *st) {
-    hid_t fapl = checkpoint_fapl(1);
+    hid_t fapl = tb_h5_fapl(1);
     hid_t file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     int rc = file < 0 ? TB_ERROR(TB_ERR_IO, HINT_WRITE, "cannot create checkpoint %s: %s", tmp, TB_H5_DETAIL()) : TB_OK;
     if (fapl >= 0) H5Pclose(fapl);
@@ -582,7 +563,7 @@ static int check_header(hid_t file, const char *path) {
 /* Opens a checkpoint read-only after checking that it is one, of a readable version, complete. */
 static int open_checkpoint(const char *path, hid_t *out) {
     TB_CHECK(check_readable(path));
-    hid_t fapl = checkpoint_fapl(0);
+    hid_t fapl = tb_h5_fapl(0);
     hid_t file = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
     int rc = file < 0 ? TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "cannot open checkpoint %s: %s", path, TB_H5_DETAIL())
                       : TB_OK;

@@ -50,3 +50,22 @@ int tb_io_sync_file(const char *path, const char *hint) {
     if (fd >= 0) close(fd);
     return ok ? TB_OK : TB_ERROR(TB_ERR_IO, hint, "cannot sync %s: %s", path, strerror(err));
 }
+
+/* The driver stays the default sec2; two settings differ from the defaults:
+ *  - best-effort file locking: parallel file systems without flock support (Lustre mounted without
+ *    -o flock) otherwise make every open fail;
+ *  - when writing, the HDF5 1.10 file format rather than the oldest one: its superblock, object
+ *    headers and chunk indexes carry checksums, so damaged metadata fails the load cleanly instead
+ *    of being parsed (HDF5's parser is not hardened against corrupt input: fed damaged 1.0-format
+ *    metadata it overruns buffers). Any HDF5 >= 1.10, and so h5py, reads it. */
+hid_t tb_h5_fapl(int for_writing) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return fapl;
+    int ok = H5Pset_file_locking(fapl, 1, 1) >= 0 &&
+             (!for_writing || H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110) >= 0);
+    if (!ok) {
+        H5Pclose(fapl);
+        return -1;
+    }
+    return fapl;
+}

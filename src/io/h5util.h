@@ -24,6 +24,9 @@ const char *tb_h5_detail(char *buf);
 /* Looks at a path before HDF5 does, so that a missing file, a directory, an unreadable file or one of
  * another format gets one plain TB_ERROR instead of HDF5's stack. what names the kind of file
  * ("checkpoint", "results file"), hint_path how to fix the path, hint_foreign what the file should be. */
+/* The file-access property list of checkpoints and QA files (sec2 driver, best-effort locking, the
+ * 1.10 format with metadata checksums when writing); -1 on failure. */
+hid_t tb_h5_fapl(int for_writing);
 int tb_h5_check_file(const char *path, const char *what, const char *hint_path, const char *hint_foreign);
 
 /* fsync a finished file before it is renamed into place: rename() is atomic, but without the sync the

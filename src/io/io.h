@@ -190,4 +190,14 @@ int tb_results_merge(const char *out_path, const char *const *inputs, int n_inpu
  * values and metrics (serial; src/io/results_table.c). */
 int tb_results_print_table(const char *path, FILE *out);
 
+/* ================================================================================================
+ * QA set file (src/io/qa_file.c): a tb_qa_set (data.h, "QA datasets") in one HDF5 file, serial.
+ * The layout is documented in qa_file.c; strings are fixed-length UTF-8 in checksummed chunks. */
+
+/* Writes s to "<path>.tmp", syncs it and renames it to path. */
+int tb_qa_save(const char *path, const tb_qa_set *s);
+/* Fills s from path; checks the format, every count against the dataset shapes and every index, and
+ * names the dataset and the row of the first problem. */
+int tb_qa_load(const char *path, tb_qa_set *s);
+
 #endif

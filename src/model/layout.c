@@ -299,3 +299,16 @@ void tb_global_ptrs_get(const tb_model *m, tb_global_ptrs *p) {
         p->g[GW_HEAD] = p->g[GW_WTE];
     }
 }
+
+int tb_model_copy(tb_model *dst, const tb_model *src) {
+    TB_CHECK(tb_model_create(dst, &src->cfg));
+    int rc = tb_model_add_adapters(dst, &src->acfg, 0);
+    if (rc != TB_OK) {
+        tb_model_free(dst);
+        return rc;
+    }
+    memcpy(dst->params.data, src->params.data, src->params.numel * sizeof(float));
+    if (src->adapter.numel) memcpy(dst->adapter.data, src->adapter.data, src->adapter.numel * sizeof(float));
+    for (int t = 0; t < src->params.n_tensors; t++) dst->params.tensors[t].frozen = src->params.tensors[t].frozen;
+    return TB_OK;
+}

@@ -369,10 +369,17 @@ void tb_model_zero_grad(tb_model *m) {
     tb_paramset_zero_grad(&m->adapter);
 }
 
-void tb_model_logprob_grad(tb_model *m, const float *dlogprob) {
+void tb_model_logprob_grad(tb_model *m, const float *dlogprob) { tb_model_head_grad(m, dlogprob, NULL, NULL); }
+
+void tb_model_head_grad(tb_model *m, const float *dlogprob, const float *const *soft, const float *dsoft) {
     TB_ASSERT(m->acts && m->acts->have_logits);
-    logprob_backward_inplace(m->acts->logits, m->acts->lse, m->acts->targets, dlogprob, m->B * m->T,
+    logprob_backward_inplace(m->acts->logits, m->acts->lse, m->acts->targets, dlogprob, soft, dsoft, m->B * m->T,
                              m->cfg.vocab_size);
+}
+
+void tb_model_softce(const tb_model *m, const float *const *soft, float *ce) {
+    TB_ASSERT(m->acts && m->acts->have_logits);
+    softce_forward(ce, m->acts->logits, m->acts->lse, soft, m->B * m->T, m->cfg.vocab_size);
 }
 
 float *tb_model_dlogits(tb_model *m) {

@@ -165,6 +165,9 @@ int tb_model_create(tb_model *m, const tb_config *cfg);
 /* Adds adapters (prefix slots and/or LoRA) and allocates the adapter ParamSet. */
 int tb_model_add_adapters(tb_model *m, const tb_adapter_config *acfg, uint64_t seed);
 void tb_model_free(tb_model *m);
+/* A new model with src's config, adapters, weights and frozen flags, without its activations: a copy
+ * another batch shape can run on (e.g. an attack on a model that must stay as it is). */
+int tb_model_copy(tb_model *dst, const tb_model *src);
 /* GPT-2 style init from (seed, "init"): N(0, 0.02), residual projections scaled by 1/sqrt(2L),
  * norms weight 1 bias 0, biases 0. */
 void tb_model_init(tb_model *m, uint64_t seed);
@@ -187,6 +190,12 @@ void tb_model_zero_grad(tb_model *m);
  *      a gradient on the captured hidden state via tb_model_hidden_grad;
  *   2. tb_model_backward propagates to every non-frozen parameter (accumulating). */
 void tb_model_logprob_grad(tb_model *m, const float *dlogprob);
+/* Soft targets (distillation, KL to a reference): soft holds B*T row pointers, each a distribution
+ * over the vocabulary (V) or NULL. tb_model_softce gives, after a forward, the cross-entropy
+ * ce[bt] = -sum_v soft[bt][v] log p[bt][v] (0 where soft[bt] is NULL); tb_model_head_grad is
+ * tb_model_logprob_grad plus dsoft[bt] times the gradient of that cross-entropy, in one pass. */
+void tb_model_softce(const tb_model *m, const float *const *soft, float *ce);
+void tb_model_head_grad(tb_model *m, const float *dlogprob, const float *const *soft, const float *dsoft);
 /* A (B,T) scratch buffer, valid after a forward, for an objective to build dlogprob in. */
 float *tb_model_dlogprob(tb_model *m);
 float *tb_model_dlogits(tb_model *m); /* m->logits, for objectives that write dlogits themselves */

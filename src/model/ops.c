@@ -603,22 +603,45 @@ void logprob_forward(float *logprob, float *lse, const float *logits, const int 
     }
 }
 
-void logprob_backward_inplace(float *logits, const float *lse, const int *targets, const float *dlogprob, int BT,
-                              int V) {
-    // logits (BT,V) in, dlogits (BT,V) out; lse (BT), targets (BT), dlogprob (BT)
+void softce_forward(float *ce, const float *logits, const float *lse, const float *const *soft, int BT, int V) {
+    // ce (BT), logits (BT,V), lse (BT), soft BT rows of (V) or NULL
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < BT; i++) {
+        const float *q = soft[i], *row = logits + (size_t)i * V;
+        double s = 0.0;
+        if (q) {
+#pragma omp simd reduction(+ : s)
+            for (int j = 0; j < V; j++) s -= (double)q[j] * (row[j] - lse[i]);
+        }
+        ce[i] = (float)s;
+    }
+}
+
+void logprob_backward_inplace(float *logits, const float *lse, const int *targets, const float *dlogprob,
+                              const float *const *soft, const float *dsoft, int BT, int V) {
+    // logits (BT,V) in, dlogits (BT,V) out; lse (BT), targets (BT), dlogprob (BT), soft BT rows of (V)
     // forward: logprob = logits[target] - logsumexp(logits)
+    //          ce = -sum_v soft[v] * (logits[v] - logsumexp(logits))
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < BT; i++) {
         float *row = logits + (size_t)i * V;
         int target = targets[i];
-        float d = dlogprob[i];
-        if (target < 0 || d == 0.0f) {
+        float d = target >= 0 ? dlogprob[i] : 0.0f;
+        const float *q = soft ? soft[i] : NULL;
+        float ds = q ? dsoft[i] : 0.0f;
+        if (d == 0.0f && ds == 0.0f) {
             memset(row, 0, (size_t)V * sizeof(float));
             continue;
         }
         float l = lse[i];
+        if (ds == 0.0f) {
 #pragma omp simd
-        for (int j = 0; j < V; j++) row[j] = -d * exp_approx(row[j] - l);
-        row[target] += d;
+            for (int j = 0; j < V; j++) row[j] = -d * exp_approx(row[j] - l);
+        } else {
+            // dce/dlogits = p - q: the soft term shares the softmax with the logprob term
+#pragma omp simd
+            for (int j = 0; j < V; j++) row[j] = (ds - d) * exp_approx(row[j] - l) - ds * q[j];
+        }
+        if (d != 0.0f) row[target] += d;
     }
 }

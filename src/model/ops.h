@@ -106,10 +106,16 @@ void attention_backward(float *dq, float *dk, float *dv, float *dpk, float *dpv,
  * logprob[bt] = logits[bt, targets[bt]] - lse[bt] (else 0). Keeps only the one (BT,V) buffer.
  * logits (BT,V), targets (BT), lse (BT), logprob (BT) */
 void logprob_forward(float *logprob, float *lse, const float *logits, const int *targets, int BT, int V);
-/* Turns logits into dlogits IN PLACE, for a loss that depends on the logits only through logprob:
- * dlogits[bt, v] = dlogprob[bt] * (1[v == target] - softmax(logits[bt])[v]).
- * Rows with dlogprob == 0 or target < 0 become zero. No second (BT,V) buffer is ever allocated. */
-void logprob_backward_inplace(float *logits, const float *lse, const int *targets, const float *dlogprob, int BT,
-                              int V);
+/* Soft-target cross-entropy of the rows that have a target distribution (distillation, KL to a
+ * reference): ce[bt] = -sum_v soft[bt][v] * (logits[bt, v] - lse[bt]) where soft[bt] != NULL (else 0).
+ * logits (BT,V), lse (BT), soft: BT row pointers, each (V) or NULL, ce (BT) */
+void softce_forward(float *ce, const float *logits, const float *lse, const float *const *soft, int BT, int V);
+/* Turns logits into dlogits IN PLACE, for a loss that depends on the logits through logprob and,
+ * optionally, the soft-target cross-entropy of softce_forward:
+ * dlogits[bt, v] = dlogprob[bt] * (1[v == target] - p[v]) + dsoft[bt] * (p[v] - soft[bt][v]),
+ * p = softmax(logits[bt]). soft and dsoft may be NULL (no soft term), as may soft[bt]. Rows with no
+ * gradient from either term become zero. No second (BT,V) buffer is ever allocated. */
+void logprob_backward_inplace(float *logits, const float *lse, const int *targets, const float *dlogprob,
+                              const float *const *soft, const float *dsoft, int BT, int V);
 
 #endif

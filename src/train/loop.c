@@ -16,7 +16,9 @@ static int count_scored(const tb_trainer *tr, const int *targets, long *n) {
     return TB_OK;
 }
 
-int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
+/* The gradient of the objective over step `step`'s accum micro-batches, reduced over the group, and
+ * the group's loss. */
+static int batch_gradient(tb_trainer *tr, long step, double *loss) {
     tb_model *m = tr->model;
     int *inp, *targets; /* (B,T) each, the model's staging buffers */
     TB_CHECK(tb_model_batch(m, tr->B, tr->T, &inp, &targets));
@@ -46,6 +48,23 @@ int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
         return rc;
     }
     *loss = total / tr->accum;
+    return TB_OK;
+}
+
+int tb_grad_sum(tb_trainer *tr, long n_batches, float *out) {
+    TB_ASSERT(!tr->dp || tr->dp->mode == TB_DP_ALLREDUCE);
+    tb_paramset *ps = tr->trainable;
+    for (long k = 0; k < n_batches; k++) {
+        double loss;
+        TB_CHECK(batch_gradient(tr, k, &loss));
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < ps->numel; i++) out[i] += ps->grad[i];
+    }
+    return TB_OK;
+}
+
+int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
+    TB_CHECK(batch_gradient(tr, step, loss));
     /* the clip uses the unmasked gradient's norm; the optimizer applies the clip factor and then the
      * mask as it reads each gradient, which saves a pass over the gradients */
     if (tr->dp) TB_CHECK(tb_dp_grad_norm(tr->dp, grad_norm));

@@ -86,6 +86,83 @@ typedef struct tb_objective {
 /* Token-level cross-entropy over scored targets (mean over scored tokens of the batch). */
 tb_objective tb_objective_sft(void);
 
+/* ---- unlearning objectives (../shared/reference/unlearning.md, section 2) ----------------------- */
+
+typedef enum {
+    TB_UNLEARN_GA = 0,   /* gradient ascent: L_f = -NLL(forget) */
+    TB_UNLEARN_GRADDIFF, /* gradient ascent plus a retain term */
+    TB_UNLEARN_NPO,      /* -(2/beta) mean log sigmoid(-beta (log pi - log pi_ref)) */
+    TB_UNLEARN_SIMNPO,   /* -(2/beta) mean log sigmoid(beta (avg_loss - delta)), no reference */
+    TB_UNLEARN_IDKDPO,   /* DPO preferring a refusal over the forget answer */
+    TB_UNLEARN_RMU,      /* hidden states of one layer pushed to a control vector */
+    TB_UNLEARN_UNDIAL,   /* distillation to the reference with the true token's logit lowered by beta */
+} tb_unlearn_method;
+
+typedef enum { TB_RETAIN_NONE = 0, TB_RETAIN_NLL, TB_RETAIN_KL } tb_retain_term;
+
+typedef enum { TB_ROW_FORGET = 0, TB_ROW_IDK, TB_ROW_RETAIN, TB_ROW_UNUSED } tb_row_role;
+
+/* L = gamma * L_f + alpha * L_r */
+typedef struct {
+    tb_unlearn_method method;
+    tb_retain_term retain;
+    float beta, gamma, alpha;
+    float delta;       /* SimNPO's margin */
+    const float *cvec; /* RMU: the control vector (C); the model's capture_layer is the RMU layer and
+                        * stop_at_capture must be set */
+} tb_unlearn_params;
+
+/* What the batch function tells the objective about this rank's rows of the current micro-batch. */
+typedef struct {
+    tb_row_role *role;        /* (B) */
+    int *pair;                /* (B) IdkDPO: for a forget row, the row of its refusal answer (same rank) */
+    float *ref_seq;           /* (B) the reference's sequence-sum log-prob of the row's answer (NPO, IdkDPO) */
+    const float **ref_rows;   /* (B*T) the reference's log-softmax (V) at each scored position (KL retain rows,
+                               * UNDIAL forget rows), NULL elsewhere */
+    const float **ref_hidden; /* (B) the reference's hidden states (T,C) at the RMU layer (RMU retain rows) */
+    long n_forget, n_retain;               /* rows of the whole group's micro-batch */
+    long n_forget_tokens, n_retain_tokens; /* their scored targets, whole group */
+} tb_unlearn_rows;
+
+/* The objective reads rows (owned by the caller, refilled by its batch function before each forward). */
+tb_objective tb_objective_unlearn(const tb_unlearn_params *p, tb_unlearn_rows *rows);
+void tb_objective_unlearn_free(tb_objective *o);
+const char *tb_unlearn_method_name(tb_unlearn_method m);
+int tb_unlearn_method_parse(const char *s, tb_unlearn_method *out);
+
+/* ---- WAGLE: the weight-attribution mask ----------------------------------------------------- */
+
+typedef enum {
+    TB_WAGLE_SCORE_WAGLE = 0, /* |(theta - g_r/mu) * g_f| */
+    TB_WAGLE_SCORE_GRAD,      /* ablation |g_f| */
+    TB_WAGLE_SCORE_WEIGHT,    /* ablation |theta| */
+    TB_WAGLE_SCORE_SNIP,      /* ablation |theta * g_f| */
+    TB_WAGLE_SCORE_RANDOM,    /* ablation: uniform scores from seed */
+} tb_wagle_score;
+
+typedef struct {
+    double density; /* rho: the fraction of trainable scalars that may update */
+    float mu;
+    tb_wagle_score score;
+    uint64_t seed;
+} tb_wagle_config;
+
+int tb_wagle_score_parse(const char *s, tb_wagle_score *out);
+/* Sets ps's grad_mask from the summed forget and retain gradients g_f, g_r (ps->numel each): every
+ * non-frozen scalar is ranked by its score (ties to the smaller flat index), the top
+ * floor(density * N) get 1, everything else 0. Returns the count of ones. */
+long tb_wagle_mask(tb_paramset *ps, const float *g_f, const float *g_r, const tb_wagle_config *w);
+
+/* ---- merging fine-tuned models (SPUNGE) -------------------------------------------------------- */
+
+/* out = theta0 + (1/k) sum_i (thetas[i] - theta0), over n floats. */
+void tb_merge_mean(float *out, const float *theta0, const float *const *thetas, int k, size_t n);
+/* TIES-merging: each task vector keeps its floor(keep_frac * n) largest-magnitude entries (ties to the
+ * smaller index), the sign of the sum of the kept entries is elected per coordinate, and the kept
+ * entries with that sign are averaged: out = theta0 + lambda * mean. */
+void tb_merge_ties(float *out, const float *theta0, const float *const *thetas, int k, size_t n, double keep_frac,
+                   double lambda);
+
 /* ---- the training loop ----------------------------------------------------------------------- */
 
 /* Fills one micro-batch: inp (B,T) and targets (B,T) (-1 = not scored), for optimizer step `step`
@@ -111,6 +188,10 @@ typedef struct {
  * clipping, the gradient mask, the update. The reported loss is the group's.
  * Fails with TB_ERR_NUMERIC (naming the step) if the loss or the gradient norm is not finite. */
 int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm);
+
+/* Adds to out (trainable->numel) the gradient of each of batches 0..n_batches-1 of next_batch
+ * (reduced over the group; all-reduce data parallelism or none): WAGLE's summed gradients. */
+int tb_grad_sum(tb_trainer *tr, long n_batches, float *out);
 
 /* Mean token loss of the objective-free cross-entropy over n_batches batches from next_batch
  * (step index = batch index, micro 0), without touching gradients. With dp, each rank scores its

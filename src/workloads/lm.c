@@ -65,76 +65,9 @@ static uint64_t base_hash(const tb_spec *s, int p) {
     return tb_spec_hash_keys(s, p, prefixes, 3);
 }
 
-static int model_config(const tb_spec *s, int p, int vocab, tb_config *c) {
-    tb_family fam;
-    TB_CHECK(tb_family_parse(tb_spec_string(s, p, "model.family"), &fam));
-    tb_config_defaults(c, fam, (int)tb_spec_int(s, p, "model.layers"), (int)tb_spec_int(s, p, "model.width"),
-                       (int)tb_spec_int(s, p, "model.heads"), vocab, (int)tb_spec_int(s, p, "data.seq_len"));
-    long kv = tb_spec_int(s, p, "model.kv_heads");
-    if (kv > 0) c->n_kv_head = (int)kv;
-    return tb_config_validate(c);
-}
-
-/* Builds the base of point p on the world communicator and writes it to path (rank 0). */
 static int build_base(tb_run_ctx *ctx, int p, const char *path) {
-    const tb_spec *s = ctx->spec;
     lm_shared *sh = ctx->priv;
-    tb_tokenizer tok;
-    /* every rank trains the same tokenizer: deterministic, milliseconds, no broadcast needed */
-    TB_CHECK(tb_tokenizer_train(&tok, sh->text, sh->len, (int)tb_spec_int(s, p, "data.vocab")));
-    tb_config c;
-    tb_model m;
-    int rc = model_config(s, p, tok.vocab_size, &c);
-    if (rc == TB_OK) rc = tb_model_create(&m, &c);
-    if (rc != TB_OK) {
-        tb_tokenizer_free(&tok);
-        return rc;
-    }
-    tb_model_init(&m, (uint64_t)tb_spec_int(s, p, "data.seed"));
-    long steps = tb_spec_int(s, p, "base.steps");
-    if (steps > 0) {
-        int T = (int)tb_spec_int(s, p, "data.seq_len"), B = (int)tb_spec_int(s, p, "base.batch");
-        int first, rows;
-        tb_token_windows train;
-        rc = tb_shard_rows(B, ctx->groups->world_rank, ctx->groups->world_size, &first, &rows);
-        if (rc == TB_OK)
-            rc = tb_corpus_windows(&tok, sh->text, sh->len, T, (float)tb_spec_float(s, p, "data.val_fraction"), &train,
-                                   NULL);
-        if (rc == TB_OK) {
-            tb_dp dp;
-            tb_optimizer opt;
-            tb_window_sampler smp;
-            tb_objective sft = tb_objective_sft();
-            tb_dp_init(&dp, TB_DP_ALLREDUCE, ctx->groups->world, &m, &m.params, 4u << 20);
-            tb_optimizer_init(&opt, TB_OPT_ADAMW, &m.params);
-            opt.weight_decay = 0.1f;
-            tb_sampler_init(&smp, &train, B, 1, (uint64_t)tb_spec_int(s, p, "data.seed"));
-            tb_sampler_shard(&smp, first, rows);
-            float lr = (float)tb_spec_float(s, p, "base.lr");
-            tb_trainer tr = {.model = &m, .trainable = &m.params, .opt = &opt, .objective = &sft, .B = rows, .T = T,
-                             .accum = 1, .clip = 1.0f, .next_batch = tb_sampler_batch, .batch_ctx = &smp, .dp = &dp,
-                             .sched = {.kind = TB_SCHED_COSINE, .lr = lr, .min_lr = lr / 10, .warmup = steps / 10 + 1,
-                                       .total = steps}};
-            tb_progress prog;
-            tb_progress_start(&prog, "shared stage: base model step", steps, !ctx->quiet && ctx->groups->world_rank == 0);
-            for (long step = 0; step < steps && rc == TB_OK; step++) {
-                double loss;
-                float gn;
-                rc = tb_train_step(&tr, step, &loss, &gn);
-                char extra[64];
-                snprintf(extra, sizeof extra, "loss %.4f", loss);
-                tb_progress_update(&prog, step + 1, extra);
-            }
-            tb_sampler_free(&smp);
-            tb_optimizer_free(&opt);
-            tb_dp_free(&dp, &m);
-            tb_windows_free(&train);
-        }
-    }
-    if (rc == TB_OK && ctx->groups->world_rank == 0) rc = tb_checkpoint_save(path, &m, &tok, NULL);
-    tb_model_free(&m);
-    tb_tokenizer_free(&tok);
-    return rc;
+    return tb_stage_pretrain(ctx, p, sh->text, sh->len, sh->text, sh->len, path);
 }
 
 static int lm_prepare(tb_run_ctx *ctx) {
@@ -147,27 +80,8 @@ static int lm_prepare(tb_run_ctx *ctx) {
     ctx->priv = sh;
     const char *corpus = tb_spec_string(s, 0, "data.corpus");
     TB_CHECK(tb_corpus_load(corpus[0] ? corpus : NULL, (uint64_t)tb_spec_int(s, 0, "data.seed"), &sh->text, &sh->len));
-    /* one base per distinct (data, model, base) configuration, in point order */
-    for (int p = 0; p < s->n_points; p++) {
-        uint64_t h = base_hash(s, p);
-        int seen = 0;
-        for (int q = 0; q < p && !seen; q++) seen = base_hash(s, q) == h;
-        if (seen) continue;
-        char path[4096];
-        tb_stage_path(path, sizeof path, ctx->cache_dir, "lm-base", h);
-        int cached = tb_file_exists(path);
-        MPI_Bcast(&cached, 1, MPI_INT, 0, ctx->groups->world); /* rank 0's view decides for all */
-        if (cached) {
-            if (!ctx->quiet) tb_info("shared stage: base model from cache %s", path);
-            continue;
-        }
-        int rc = build_base(ctx, p, path);
-        /* every rank must learn whether rank 0 managed to write the file */
-        MPI_Bcast(&rc, 1, MPI_INT, 0, ctx->groups->world);
-        TB_CHECK(rc);
-        if (!ctx->quiet) tb_info("shared stage: base model written to %s", path);
-    }
-    return TB_OK;
+    /* one base per distinct (data, model, base) configuration */
+    return tb_stage_once(ctx, "lm-base", base_hash, build_base);
 }
 
 static void lm_release(tb_run_ctx *ctx) {

@@ -4,8 +4,9 @@
 #include "workloads.h"
 
 extern const tb_workload tb_workload_lm;
+extern const tb_workload tb_workload_unlearn;
 
-static const tb_workload *const all[] = {&tb_workload_lm};
+static const tb_workload *const all[] = {&tb_workload_lm, &tb_workload_unlearn};
 #define N_WORKLOADS (int)(sizeof all / sizeof all[0])
 
 const tb_workload *tb_workload_find(const char *name) {

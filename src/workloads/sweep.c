@@ -65,6 +65,10 @@ static int build_layout(tb_results_layout *L, const tb_spec *s, const tb_workloa
     for (int i = 0; i < w->n_metrics; i++) TB_CHECK(tb_results_add_metric(L, w->metrics[i]));
     int len = w->curve_len(s);
     for (int i = 0; i < w->n_curves; i++) TB_CHECK(tb_results_add_curve(L, w->curves[i], len > 0 ? len : 1));
+    for (int i = 0; i < w->n_sample_sets; i++) {
+        int n = w->sample_len(s, i);
+        TB_CHECK(tb_results_add_samples(L, w->sample_sets[i][0], w->sample_sets[i][1], n > 0 ? n : 1));
+    }
     TB_CHECK(tb_results_add_attr_string(L, "workload", w->name));
     for (int i = 0; w->conventions && w->conventions[i][0]; i++)
         TB_CHECK(tb_results_add_attr_string(L, w->conventions[i][0], w->conventions[i][1]));
@@ -78,8 +82,12 @@ typedef struct {
     double *metrics;
     float *curve_buf;
     float **curves;
+    float *sample_buf;
+    float **samples;
+    size_t n_sample_values;
     tb_results_value *values;
     int n_curves, curve_len;
+    char method[TB_RESULTS_METHOD_LEN];
 } point_buffers;
 
 static void buffers_init(point_buffers *b, const tb_workload *w, const tb_spec *s) {
@@ -91,20 +99,31 @@ static void buffers_init(point_buffers *b, const tb_workload *w, const tb_spec *
     b->curves = tb_malloc(((size_t)w->n_curves + 1) * sizeof(float *));
     b->values = tb_malloc(((size_t)s->n_swept + 1) * sizeof(tb_results_value));
     for (int i = 0; i < w->n_curves; i++) b->curves[i] = b->curve_buf + (size_t)i * b->curve_len;
+    for (int i = 0; i < w->n_sample_sets; i++) b->n_sample_values += (size_t)(w->sample_len(s, i) > 0 ? w->sample_len(s, i) : 1);
+    b->sample_buf = tb_malloc((b->n_sample_values + 1) * sizeof(float));
+    b->samples = tb_malloc(((size_t)w->n_sample_sets + 1) * sizeof(float *));
+    for (int i = 0, at = 0; i < w->n_sample_sets; i++) {
+        b->samples[i] = b->sample_buf + at;
+        at += w->sample_len(s, i) > 0 ? w->sample_len(s, i) : 1;
+    }
 }
 
 static void buffers_reset(point_buffers *b, int n_metrics) {
     memset(&b->out, 0, sizeof b->out);
     for (int i = 0; i < n_metrics; i++) b->metrics[i] = NAN;
     for (size_t i = 0; i < (size_t)b->n_curves * b->curve_len; i++) b->curve_buf[i] = NAN;
+    for (size_t i = 0; i < b->n_sample_values; i++) b->sample_buf[i] = NAN;
     b->out.metrics = b->metrics;
     b->out.curves = b->curves;
+    b->out.samples = b->samples;
 }
 
 static void buffers_free(point_buffers *b) {
     tb_free(b->metrics);
     tb_free(b->curve_buf);
     tb_free(b->curves);
+    tb_free(b->sample_buf);
+    tb_free(b->samples);
     tb_free(b->values);
 }
 
@@ -223,11 +242,14 @@ static int run_rounds(sweep_state *st, int slice, int n_slices, int *stopped) {
             double wall = tb_now() - t0;
             if (rc == TB_OK && !b.out.interrupted && st->groups.group_rank == 0) {
                 fill_values(b.values, &st->spec, p);
+                if (st->w->method) st->w->method(&st->spec, p, b.method, sizeof b.method);
+                else snprintf(b.method, sizeof b.method, "%s", st->w->name);
                 row = (tb_results_row){.point = p, .status = b.out.failed ? TB_POINT_FAILED : TB_POINT_DONE,
-                                       .id = p, .seed = st->spec.points[p].seed, .method = st->w->name,
+                                       .id = p, .seed = st->spec.points[p].seed, .method = b.method,
                                        .wall_time = wall, .failure = b.out.failed ? b.out.message : NULL,
                                        .values = b.values, .metrics = b.metrics,
-                                       .curves = (const float *const *)b.curves, .samples = NULL};
+                                       .curves = (const float *const *)b.curves,
+                                       .samples = (const float *const *)b.samples};
                 n_rows = 1;
                 if (b.out.failed) tb_warn("point %d failed: %s", p, b.out.message);
             }

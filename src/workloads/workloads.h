@@ -29,6 +29,7 @@ typedef struct {
 typedef struct {
     double *metrics;   /* n_metrics, NaN until set */
     float **curves;    /* n_curves rows of curve_len floats, NaN past the last logged step */
+    float **samples;   /* n_sample_sets rows of sample_len floats, NaN where not measured */
     int failed;        /* the point failed (NaN, divergence, bad data): message says why */
     int interrupted;   /* a stop signal arrived: the point's state is checkpointed in state_dir */
     char message[TB_MESSAGE_CAP];
@@ -43,6 +44,12 @@ typedef struct {
     int n_curves;
     /* length of every curve row (the same for all points of the spec) */
     int (*curve_len)(const tb_spec *s);
+    /* per-sample values: /samples/<split>/<name> rows of sample_len(s, i) floats (none when 0 sets) */
+    const char *const (*sample_sets)[2]; /* {split, name} */
+    int n_sample_sets;
+    int (*sample_len)(const tb_spec *s, int set);
+    /* the method column of point p (NULL: the workload's name) */
+    void (*method)(const tb_spec *s, int p, char *buf, size_t cap);
     /* conventions that change a number, written as root attributes: pairs {key, value}, NULL-ended */
     const char *const (*conventions)[2];
     int (*prepare)(tb_run_ctx *ctx);
@@ -80,6 +87,34 @@ void tb_stage_path(char *buf, size_t cap, const char *cache_dir, const char *sta
 int tb_file_exists(const char *path);
 /* mkdir -p */
 int tb_make_dirs(const char *path);
+
+/* ---- shared stages (stages.c) ----------------------------------------------------------------- */
+
+/* The model config from the spec's model.* keys and data.seq_len. */
+int tb_stage_model_config(const tb_spec *s, int p, int vocab, tb_config *c);
+
+/* Data-parallel fine-tuning of every parameter of m on windows w over comm (all-reduce): AdamW,
+ * cosine schedule with linear warmup, clipping; the batch is global (a multiple of comm's size). */
+typedef struct {
+    long steps;
+    int batch;
+    float lr, min_lr, weight_decay, clip;
+    long warmup;
+    uint64_t seed; /* data order */
+} tb_finetune;
+int tb_finetune_run(MPI_Comm comm, tb_model *m, const tb_token_windows *w, const tb_finetune *f, const char *label,
+                    int verbose);
+
+/* The base-model stage of point p on the world communicator: a tokenizer trained on tok_text, a model
+ * from the model.* keys initialised from data.seed, pretrained for base.steps on windows of text
+ * (base.lr, base.batch, data.seq_len, data.val_fraction held out), written to path by rank 0. */
+int tb_stage_pretrain(tb_run_ctx *ctx, int p, const char *tok_text, size_t tok_len, const char *text, size_t len,
+                      const char *path);
+
+/* Runs build once per distinct hash(s, p) over the points, in point order, unless rank 0 finds the
+ * stage's file <cache_dir>/<stage>-<hash>.h5 already there; collective over the world. */
+int tb_stage_once(tb_run_ctx *ctx, const char *stage, uint64_t (*hash)(const tb_spec *s, int p),
+                  int (*build)(tb_run_ctx *ctx, int p, const char *path));
 
 /* A point's training, run by every rank of the group: steps [start, steps) of tr, with
  *   - a stop check agreed over the group every step (then the state is checkpointed to path and

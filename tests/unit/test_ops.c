@@ -785,7 +785,7 @@ static void test_logprob(void **state) {
     logprob_run(&op);
 
     float *dlogits = copy_of(logits, LBT * LV);
-    logprob_backward_inplace(dlogits, lse, targets, R, LBT, LV);
+    logprob_backward_inplace(dlogits, lse, targets, R, NULL, NULL, LBT, LV);
     expect_gradient(&p, logits, dlogits, LBT * LV, "logprob dlogits");
     static const float zero_row[LV];
     assert_memory_equal(dlogits + 1 * LV, zero_row, sizeof zero_row);
@@ -794,6 +794,51 @@ static void test_logprob(void **state) {
 
     tb_free(logits), tb_free(logprob), tb_free(lse), tb_free(R), tb_free(want), tb_free(want_lse);
     tb_free(dlogits);
+}
+
+/* The head with soft targets too: out = [logprob (BT), ce (BT)], so L = sum R1 * logprob + sum R2 * ce
+ * and one in-place backward must give the gradient of both terms. Row 0 has only a soft target, row 1
+ * both, row 2 only a hard one, row 3 neither. */
+enum { SBT = 4 };
+
+typedef struct {
+    float *out, *lse; /* out (2*SBT): logprob then ce */
+    const float *logits;
+    const int *targets;
+    const float *const *soft;
+} softce_op;
+
+static void softce_run(void *v) {
+    softce_op *o = v;
+    logprob_forward(o->out, o->lse, o->logits, o->targets, SBT, LV);
+    softce_forward(o->out + SBT, o->logits, o->lse, o->soft, SBT, LV);
+}
+
+static void test_softce(void **state) {
+    static const int targets[SBT] = {-1, 3, 5, -1};
+    tb_rng r = tb_rng_make(23, 0);
+    float *logits = randn(&r, SBT * LV, 1.5f), *out = zeros(2 * SBT), *lse = zeros(SBT);
+    float q0[LV], q1[LV];
+    double z0 = 0.0, z1 = 0.0;
+    for (int v = 0; v < LV; v++) z0 += q0[v] = (float)(1.0 + tb_rng_uniform(&r)), z1 += q1[v] = (float)(v == 3 ? 4.0 : 0.5);
+    for (int v = 0; v < LV; v++) q0[v] = (float)(q0[v] / z0), q1[v] = (float)(q1[v] / z1);
+    const float *soft[SBT] = {q0, q1, NULL, NULL};
+    float *R = randn(&r, 2 * SBT, 1.0f);
+    softce_op op = {out, lse, logits, targets, soft};
+    probe p = {softce_run, &op, out, R, 2 * SBT};
+
+    softce_run(&op);
+    double want[SBT] = {0};
+    for (int i = 0; i < 2; i++)
+        for (int v = 0; v < LV; v++) want[i] -= soft[i][v] * ((double)logits[i * LV + v] - lse[i]);
+    expect_close(out + SBT, want, SBT, 1e-6, "softce_forward");
+
+    float *dlogits = copy_of(logits, SBT * LV);
+    logprob_backward_inplace(dlogits, lse, targets, R, soft, R + SBT, SBT, LV);
+    expect_gradient(&p, logits, dlogits, SBT * LV, "logprob+softce dlogits");
+    static const float zero_row[LV];
+    assert_memory_equal(dlogits + 3 * LV, zero_row, sizeof zero_row);
+    tb_free(logits), tb_free(out), tb_free(lse), tb_free(R), tb_free(dlogits);
 }
 
 int main(void) {
@@ -818,6 +863,7 @@ int main(void) {
         cmocka_unit_test(test_attention_causal),
         cmocka_unit_test(test_attention_restores_blas_threads),
         cmocka_unit_test(test_logprob),
+        cmocka_unit_test(test_softce),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,7 @@
 #define CKPT_FORMAT "trustbench-checkpoint"
 #define CKPT_VERSION 1
 
+#define KIND "checkpoint" /* names the file in write errors */
 #define HINT_WRITE "check that the directory exists, is writable and has free space"
 #define HINT_CORRUPT "the file is truncated or corrupt; use an earlier checkpoint"
 #define HINT_MISMATCH                                                                                      \
@@ -129,74 +130,17 @@ static const char *shape_str(char *buf, size_t cap, int ndim, const hsize_t *dim
 /* ------------------------------------------------------------------------------------------------
  * writing */
 
-static int attr_write(hid_t loc, const char *path, const char *name, hid_t file_type, hid_t mem_type,
-                      const void *value) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = space < 0 ? -1 : H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = (a < 0 || H5Awrite(a, mem_type, value) < 0) ? WRITE_FAILED(path, "attribute", name) : TB_OK;
-    if (a >= 0) H5Aclose(a);
-    if (space >= 0) H5Sclose(space);
-    return rc;
-}
-
-/* Fixed-length, NUL-terminated UTF-8. Variable-length strings would live in the global heap,
- * which has no checksum in any format version. */
-static int attr_write_string(hid_t loc, const char *path, const char *name, const char *s) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    int rc = (t < 0 || H5Tset_size(t, strlen(s) + 1) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0)
-                 ? WRITE_FAILED(path, "attribute", name)
-                 : attr_write(loc, path, name, t, t, s);
-    if (t >= 0) H5Tclose(t);
-    return rc;
-}
-
 static int write_fields(hid_t loc, const char *path, const void *base, const field *fields, size_t n) {
     for (size_t i = 0; i < n; i++)
-        TB_CHECK(attr_write(loc, path, fields[i].name, field_file_type(fields[i].kind),
+        TB_CHECK(tb_h5_attr_write(loc, KIND, path, fields[i].name, field_file_type(fields[i].kind),
                             field_mem_type(fields[i].kind), (const char *)base + fields[i].offset));
     return TB_OK;
-}
-
-/* Raw data carries a Fletcher-32 checksum per chunk, so that a flipped bit in a weight fails the
- * load instead of silently changing the model. Chunks are slabs of whole rows of about 16 MiB
- * (HDF5 1.10 caps a chunk at 4 GiB). An empty dataset stays contiguous: chunks cannot be empty. */
-static hid_t checksummed_dcpl(int ndim, const hsize_t *dims, size_t elem_size) {
-    enum { CHUNK_BYTES = 16 << 20 };
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hsize_t chunk[TB_MAX_DIMS], row_bytes = elem_size;
-    for (int i = 1; i < ndim; i++) row_bytes *= dims[i];
-    if (dcpl < 0 || dims[0] == 0 || row_bytes == 0) return dcpl;
-    hsize_t rows = CHUNK_BYTES / row_bytes;
-    chunk[0] = rows < 1 ? 1 : rows < dims[0] ? rows : dims[0];
-    for (int i = 1; i < ndim; i++) chunk[i] = dims[i];
-    if (H5Pset_chunk(dcpl, ndim, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0) {
-        H5Pclose(dcpl);
-        return -1;
-    }
-    return dcpl;
-}
-
-static int dataset_write(hid_t loc, const char *path, const char *name, hid_t file_type, hid_t mem_type, int ndim,
-                         const hsize_t *dims, const void *buf) {
-    TB_ASSERT(ndim >= 1 && ndim <= TB_MAX_DIMS);
-    hsize_t numel = 1;
-    for (int i = 0; i < ndim; i++) numel *= dims[i];
-    hid_t space = H5Screate_simple(ndim, dims, NULL);
-    hid_t dcpl = checksummed_dcpl(ndim, dims, H5Tget_size(file_type));
-    hid_t d = space < 0 || dcpl < 0 ? -1 : H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    /* an empty dataset (a tokenizer without merges) has nothing to write, and H5Dwrite refuses NULL */
-    int failed = d < 0 || (numel > 0 && H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0);
-    int rc = failed ? WRITE_FAILED(path, "dataset", name) : TB_OK;
-    if (d >= 0) H5Dclose(d);
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (space >= 0) H5Sclose(space);
-    return rc;
 }
 
 static int write_config(hid_t file, const char *path, const tb_config *c) {
     hid_t g = H5Gcreate2(file, "config", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return WRITE_FAILED(path, "group", "/config");
-    int rc = attr_write_string(g, path, "family", tb_family_name(c->family));
+    int rc = tb_h5_attr_write_string(g, KIND, path, "family", tb_family_name(c->family));
     if (rc == TB_OK) rc = write_fields(g, path, c, config_fields, N_FIELDS(config_fields));
     H5Gclose(g);
     return rc;
@@ -221,7 +165,7 @@ static int write_tensors(hid_t file, const char *path, const char *group, const 
         const tb_tensor *t = &ps->tensors[i];
         hsize_t dims[TB_MAX_DIMS];
         for (int d = 0; d < t->ndim; d++) dims[d] = (hsize_t)t->shape[d];
-        rc = dataset_write(g, path, t->name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->ndim, dims, ps->data + t->offset);
+        rc = tb_h5_dataset_write(g, KIND, path, t->name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->ndim, dims, ps->data + t->offset);
     }
     if (g >= 0) H5Gclose(g);
     if (gcpl >= 0) H5Pclose(gcpl);
@@ -232,7 +176,7 @@ static int write_tokenizer(hid_t file, const char *path, const tb_tokenizer *tok
     hid_t g = H5Gcreate2(file, "tokenizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return WRITE_FAILED(path, "group", "/tokenizer");
     hsize_t dims[2] = {(hsize_t)tok->n_merges, 2};
-    int rc = dataset_write(g, path, "merges", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims, tok->merges);
+    int rc = tb_h5_dataset_write(g, KIND, path, "merges", H5T_STD_I32LE, H5T_NATIVE_INT32, 2, dims, tok->merges);
     H5Gclose(g);
     return rc;
 }
@@ -241,9 +185,9 @@ static int write_optimizer(hid_t file, const char *path, const tb_ckpt_state *st
     hid_t g = H5Gcreate2(file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return WRITE_FAILED(path, "group", "/optimizer");
     hsize_t n = (hsize_t)st->opt_numel;
-    int rc = attr_write(g, path, "on_adapter", H5T_STD_I32LE, H5T_NATIVE_INT, &st->opt_on_adapter);
-    if (rc == TB_OK) rc = dataset_write(g, path, "m", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->opt_m);
-    if (rc == TB_OK) rc = dataset_write(g, path, "v", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->opt_v);
+    int rc = tb_h5_attr_write(g, KIND, path, "on_adapter", H5T_STD_I32LE, H5T_NATIVE_INT, &st->opt_on_adapter);
+    if (rc == TB_OK) rc = tb_h5_dataset_write(g, KIND, path, "m", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->opt_m);
+    if (rc == TB_OK) rc = tb_h5_dataset_write(g, KIND, path, "v", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->opt_v);
     H5Gclose(g);
     return rc;
 }
@@ -253,13 +197,13 @@ static int write_contents(hid_t file, const char *path, const tb_model *m, const
     const int version = CKPT_VERSION, complete = 1;
     const int64_t step = st ? (int64_t)st->step : 0;
     const tb_rng rng = st ? st->rng : (tb_rng){0, 0};
-    TB_CHECK(attr_write_string(file, path, "format", CKPT_FORMAT));
-    TB_CHECK(attr_write(file, path, "version", H5T_STD_I32LE, H5T_NATIVE_INT, &version));
-    TB_CHECK(attr_write_string(file, path, "trustbench_version", TB_VERSION));
-    TB_CHECK(attr_write_string(file, path, "trustbench_commit", tb_git_commit()));
-    TB_CHECK(attr_write(file, path, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &step));
-    TB_CHECK(attr_write(file, path, "rng_key", H5T_STD_U64LE, H5T_NATIVE_UINT64, &rng.key));
-    TB_CHECK(attr_write(file, path, "rng_counter", H5T_STD_U64LE, H5T_NATIVE_UINT64, &rng.counter));
+    TB_CHECK(tb_h5_attr_write_string(file, KIND, path, "format", CKPT_FORMAT));
+    TB_CHECK(tb_h5_attr_write(file, KIND, path, "version", H5T_STD_I32LE, H5T_NATIVE_INT, &version));
+    TB_CHECK(tb_h5_attr_write_string(file, KIND, path, "trustbench_version", TB_VERSION));
+    TB_CHECK(tb_h5_attr_write_string(file, KIND, path, "trustbench_commit", tb_git_commit()));
+    TB_CHECK(tb_h5_attr_write(file, KIND, path, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &step));
+    TB_CHECK(tb_h5_attr_write(file, KIND, path, "rng_key", H5T_STD_U64LE, H5T_NATIVE_UINT64, &rng.key));
+    TB_CHECK(tb_h5_attr_write(file, KIND, path, "rng_counter", H5T_STD_U64LE, H5T_NATIVE_UINT64, &rng.counter));
     TB_CHECK(write_config(file, path, &m->cfg));
     TB_CHECK(write_tensors(file, path, "params", &m->params));
     if (m->adapter.n_tensors > 0) {
@@ -270,11 +214,11 @@ static int write_contents(hid_t file, const char *path, const tb_model *m, const
     if (st && st->opt_m) TB_CHECK(write_optimizer(file, path, st));
     if (st && st->trace) {
         hsize_t n = (hsize_t)st->trace_len;
-        TB_CHECK(dataset_write(file, path, "trace", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->trace));
+        TB_CHECK(tb_h5_dataset_write(file, KIND, path, "trace", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->trace));
     }
     /* everything else reaches the file before `complete` does, so a torn write never carries it */
     if (H5Fflush(file, H5F_SCOPE_LOCAL) < 0) return WRITE_FAILED(path, "file", path);
-    TB_CHECK(attr_write(file, path, "complete", H5T_STD_I32LE, H5T_NATIVE_INT, &complete));
+    TB_CHECK(tb_h5_attr_write(file, KIND, path, "complete", H5T_STD_I32LE, H5T_NATIVE_INT, &complete));
     return TB_OK;
 }
 

@@ -69,3 +69,69 @@ hid_t tb_h5_fapl(int for_writing) {
     }
     return fapl;
 }
+
+#define WRITE_FAILED(kind, path, what, name)                                                                    \
+    TB_ERROR(TB_ERR_IO, "check that the directory exists, is writable and has free space",                     \
+             "%s %s: cannot write %s '%s': %s", (kind), (path), (what), (name), TB_H5_DETAIL())
+
+hid_t tb_h5_string_type(size_t width) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t >= 0 && (H5Tset_size(t, width) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0 ||
+                   H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
+        H5Tclose(t);
+        return -1;
+    }
+    return t;
+}
+
+int tb_h5_attr_write(hid_t loc, const char *kind, const char *path, const char *name, hid_t file_type,
+                     hid_t mem_type, const void *value) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = space < 0 ? -1 : H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = (a < 0 || H5Awrite(a, mem_type, value) < 0) ? WRITE_FAILED(kind, path, "attribute", name) : TB_OK;
+    if (a >= 0) H5Aclose(a);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+int tb_h5_attr_write_string(hid_t loc, const char *kind, const char *path, const char *name, const char *s) {
+    hid_t t = tb_h5_string_type(strlen(s) + 1);
+    int rc = t < 0 ? WRITE_FAILED(kind, path, "attribute", name) : tb_h5_attr_write(loc, kind, path, name, t, t, s);
+    if (t >= 0) H5Tclose(t);
+    return rc;
+}
+
+/* Chunks are slabs of whole rows of about 16 MiB (HDF5 1.10 caps a chunk at 4 GiB). An empty dataset
+ * stays contiguous: chunks cannot be empty. */
+static hid_t checksummed_dcpl(int ndim, const hsize_t *dims, size_t elem_size) {
+    enum { CHUNK_BYTES = 16 << 20, MAX_DIMS = 8 };
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t chunk[MAX_DIMS], row_bytes = elem_size;
+    for (int i = 1; i < ndim; i++) row_bytes *= dims[i];
+    if (dcpl < 0 || dims[0] == 0 || row_bytes == 0) return dcpl;
+    hsize_t rows = CHUNK_BYTES / row_bytes;
+    chunk[0] = rows < 1 ? 1 : rows < dims[0] ? rows : dims[0];
+    for (int i = 1; i < ndim; i++) chunk[i] = dims[i];
+    if (H5Pset_chunk(dcpl, ndim, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0) {
+        H5Pclose(dcpl);
+        return -1;
+    }
+    return dcpl;
+}
+
+int tb_h5_dataset_write(hid_t loc, const char *kind, const char *path, const char *name, hid_t file_type,
+                        hid_t mem_type, int ndim, const hsize_t *dims, const void *buf) {
+    TB_ASSERT(ndim >= 1 && ndim <= 8);
+    hsize_t numel = 1;
+    for (int i = 0; i < ndim; i++) numel *= dims[i];
+    hid_t space = H5Screate_simple(ndim, dims, NULL);
+    hid_t dcpl = checksummed_dcpl(ndim, dims, H5Tget_size(file_type));
+    hid_t d = space < 0 || dcpl < 0 ? -1 : H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    /* an empty dataset (a tokenizer without merges) has nothing to write, and H5Dwrite refuses NULL */
+    int failed = d < 0 || (numel > 0 && H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0);
+    int rc = failed ? WRITE_FAILED(kind, path, "dataset", name) : TB_OK;
+    if (d >= 0) H5Dclose(d);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}

@@ -30,6 +30,7 @@
 #define QA_FORMAT "trustbench-qa"
 #define QA_VERSION 1
 
+#define KIND "QA file" /* names the file in write errors */
 #define HINT_WRITE "check that the directory exists, is writable and has free space"
 #define HINT_CORRUPT                                                                                                   \
     "the file is damaged or was not written by tb_qa_save; write it again from the generator or the JSONL export"
@@ -51,63 +52,6 @@ static void set_lists(const tb_qa_set *s, tb_qa_item *lists[3], long counts[3]) 
 /* ------------------------------------------------------------------------------------------------
  * writing */
 
-static int attr_write(hid_t loc, const char *path, const char *name, hid_t file_type, hid_t mem_type,
-                      const void *value) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = space < 0 ? -1 : H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = (a < 0 || H5Awrite(a, mem_type, value) < 0) ? WRITE_FAILED(path, "attribute", name) : TB_OK;
-    if (a >= 0) H5Aclose(a);
-    if (space >= 0) H5Sclose(space);
-    return rc;
-}
-
-static hid_t string_type(size_t width) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    if (t >= 0 && (H5Tset_size(t, width) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0 ||
-                   H5Tset_cset(t, H5T_CSET_UTF8) < 0)) {
-        H5Tclose(t);
-        return -1;
-    }
-    return t;
-}
-
-static int attr_write_string(hid_t loc, const char *path, const char *name, const char *s) {
-    hid_t t = string_type(strlen(s) + 1);
-    int rc = t < 0 ? WRITE_FAILED(path, "attribute", name) : attr_write(loc, path, name, t, t, s);
-    if (t >= 0) H5Tclose(t);
-    return rc;
-}
-
-/* Chunks of whole rows with a Fletcher-32 checksum each, so a flipped bit fails the load; an empty
- * dataset stays contiguous (chunks cannot be empty). */
-static hid_t checksummed_dcpl(int ndim, const hsize_t *dims, size_t elem_size) {
-    enum { CHUNK_BYTES = 1 << 20 };
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    hsize_t chunk[2] = {1, ndim > 1 ? dims[1] : 1}, row_bytes = elem_size * (ndim > 1 ? dims[1] : 1);
-    if (dcpl < 0 || dims[0] == 0 || row_bytes == 0) return dcpl;
-    hsize_t rows = CHUNK_BYTES / row_bytes;
-    chunk[0] = rows < 1 ? 1 : rows < dims[0] ? rows : dims[0];
-    if (H5Pset_chunk(dcpl, ndim, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0) {
-        H5Pclose(dcpl);
-        return -1;
-    }
-    return dcpl;
-}
-
-static int dataset_write(hid_t loc, const char *path, const char *name, hid_t file_type, hid_t mem_type, int ndim,
-                         const hsize_t *dims, const void *buf) {
-    hsize_t numel = ndim > 1 ? dims[0] * dims[1] : dims[0];
-    hid_t space = H5Screate_simple(ndim, dims, NULL);
-    hid_t dcpl = checksummed_dcpl(ndim, dims, H5Tget_size(file_type));
-    hid_t d = space < 0 || dcpl < 0 ? -1 : H5Dcreate2(loc, name, file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    int failed = d < 0 || (numel > 0 && H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0);
-    int rc = failed ? WRITE_FAILED(path, "dataset", name) : TB_OK;
-    if (d >= 0) H5Dclose(d);
-    if (dcpl >= 0) H5Pclose(dcpl);
-    if (space >= 0) H5Sclose(space);
-    return rc;
-}
-
 /* strs[numel] as fixed-length strings as wide as the longest; NULL is written as "". */
 static int write_strings(hid_t loc, const char *path, const char *name, int ndim, const hsize_t *dims,
                          const char *const *strs) {
@@ -117,8 +61,8 @@ static int write_strings(hid_t loc, const char *path, const char *name, int ndim
     char *buf = tb_malloc(numel * width); /* zeroed: every string is NUL-padded */
     for (size_t i = 0; i < numel; i++)
         if (strs[i]) memcpy(buf + i * width, strs[i], strlen(strs[i]));
-    hid_t t = string_type(width);
-    int rc = t < 0 ? WRITE_FAILED(path, "dataset", name) : dataset_write(loc, path, name, t, t, ndim, dims, buf);
+    hid_t t = tb_h5_string_type(width);
+    int rc = t < 0 ? WRITE_FAILED(path, "dataset", name) : tb_h5_dataset_write(loc, KIND, path, name, t, t, ndim, dims, buf);
     if (t >= 0) H5Tclose(t);
     tb_free(buf);
     return rc;
@@ -126,7 +70,7 @@ static int write_strings(hid_t loc, const char *path, const char *name, int ndim
 
 static int write_ints(hid_t loc, const char *path, const char *name, long n, const int32_t *v) {
     hsize_t dims[1] = {(hsize_t)n};
-    return dataset_write(loc, path, name, H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, v);
+    return tb_h5_dataset_write(loc, KIND, path, name, H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, v);
 }
 
 static int group_create(hid_t file, const char *path, const char *name, hid_t *g) {
@@ -191,11 +135,11 @@ static int write_contents(hid_t file, const char *path, const tb_qa_set *s) {
     const int32_t version = QA_VERSION, complete = 1;
     const int64_t counts[] = {s->n_authors, s->n_holdout, s->n_attrs, s->n_items, s->n_famous, s->n_world};
     static const char *const count_names[] = {"n_authors", "n_holdout", "n_attrs", "n_items", "n_famous", "n_world"};
-    TB_CHECK(attr_write_string(file, path, "format", QA_FORMAT));
-    TB_CHECK(attr_write(file, path, "version", H5T_STD_I32LE, H5T_NATIVE_INT32, &version));
-    TB_CHECK(attr_write(file, path, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &s->seed));
+    TB_CHECK(tb_h5_attr_write_string(file, KIND, path, "format", QA_FORMAT));
+    TB_CHECK(tb_h5_attr_write(file, KIND, path, "version", H5T_STD_I32LE, H5T_NATIVE_INT32, &version));
+    TB_CHECK(tb_h5_attr_write(file, KIND, path, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &s->seed));
     for (int c = 0; c < 6; c++)
-        TB_CHECK(attr_write(file, path, count_names[c], H5T_STD_I64LE, H5T_NATIVE_INT64, &counts[c]));
+        TB_CHECK(tb_h5_attr_write(file, KIND, path, count_names[c], H5T_STD_I64LE, H5T_NATIVE_INT64, &counts[c]));
     TB_CHECK(write_group(file, path, "authors", s, NULL, 0));
     tb_qa_item *lists[3];
     long n[3];
@@ -203,7 +147,7 @@ static int write_contents(hid_t file, const char *path, const tb_qa_set *s) {
     for (int l = 0; l < 3; l++) TB_CHECK(write_group(file, path, item_sets[l], s, lists[l], n[l]));
     /* everything else reaches the file before `complete` does, so a torn write never carries it */
     if (H5Fflush(file, H5F_SCOPE_LOCAL) < 0) return WRITE_FAILED(path, "file", path);
-    return attr_write(file, path, "complete", H5T_STD_I32LE, H5T_NATIVE_INT32, &complete);
+    return tb_h5_attr_write(file, KIND, path, "complete", H5T_STD_I32LE, H5T_NATIVE_INT32, &complete);
 }
 
 static int write_file(const char *tmp, const tb_qa_set *s) {

@@ -57,12 +57,18 @@ typedef struct {
     int n;
 } row_loss;
 
+/* Per-position values of one answer row, T each, allocated once per evaluation. */
+typedef struct {
+    double *logp, *mu, *sigma;
+    int *argmax, *labels;
+} row_scratch;
+
 /* The extras of an answer row: everything the membership scores, ES and EM need. */
-static void answer_extras(const tb_model *m, int b, const qa_eval_opts *o, const char *answer, float *vals) {
+static void answer_extras(const tb_model *m, int b, const qa_eval_opts *o, const char *answer, row_scratch *sc,
+                          float *vals) {
     int T = m->T, V = m->cfg.vocab_size, n = 0;
-    double *logp = tb_malloc((size_t)T * sizeof(double)), *mu = tb_malloc((size_t)T * sizeof(double));
-    double *sigma = tb_malloc((size_t)T * sizeof(double));
-    int *argmax = tb_malloc((size_t)T * sizeof(int)), *labels = tb_malloc((size_t)T * sizeof(int));
+    double *logp = sc->logp, *mu = sc->mu, *sigma = sc->sigma;
+    int *argmax = sc->argmax, *labels = sc->labels;
     double loss = 0.0;
     int scored = 0;
     for (int t = 0; t < T; t++) {
@@ -88,7 +94,6 @@ static void answer_extras(const tb_model *m, int b, const qa_eval_opts *o, const
     vals[QA_ES] = (float)tb_extraction_strength(argmax, labels, n);
     vals[QA_EM] = (float)tb_exact_memorisation(argmax, labels, n);
     vals[QA_LEN] = (float)scored;
-    tb_free(logp), tb_free(mu), tb_free(sigma), tb_free(argmax), tb_free(labels);
 }
 
 static const char *job_text(const tb_qa_item *it, int kind) {
@@ -102,7 +107,11 @@ static int score_jobs(tb_model *m, const tb_tokenizer *tok, const tb_qa_item *it
     int B = o->B, T = m->cfg.max_seq_len;
     int *inp, *targets;
     TB_CHECK(tb_model_batch(m, B, T, &inp, &targets));
-    for (long j0 = 0; j0 < n_jobs; j0 += B) {
+    row_scratch sc = {tb_malloc((size_t)T * sizeof(double)), tb_malloc((size_t)T * sizeof(double)),
+                      tb_malloc((size_t)T * sizeof(double)), tb_malloc((size_t)T * sizeof(int)),
+                      tb_malloc((size_t)T * sizeof(int))};
+    int rc = TB_OK;
+    for (long j0 = 0; j0 < n_jobs && rc == TB_OK; j0 += B) {
         int rows = (int)(n_jobs - j0 < B ? n_jobs - j0 : B);
         for (int b = 0; b < B; b++) {
             if (b >= rows) { /* padding rows: nothing scored */
@@ -112,20 +121,22 @@ static int score_jobs(tb_model *m, const tb_tokenizer *tok, const tb_qa_item *it
             const job *jb = &jobs[j0 + b];
             const tb_qa_item *it = &items[idx[jb->item]];
             int na;
-            TB_CHECK(tb_qa_encode(tok, it->question, job_text(it, jb->kind), T, inp + b * T, targets + b * T, &na));
+            if (rc == TB_OK)
+                rc = tb_qa_encode(tok, it->question, job_text(it, jb->kind), T, inp + b * T, targets + b * T, &na);
         }
-        TB_CHECK(tb_model_forward(m, inp, targets, B, T));
-        for (int b = 0; b < rows; b++) {
+        if (rc == TB_OK) rc = tb_model_forward(m, inp, targets, B, T);
+        for (int b = 0; b < rows && rc == TB_OK; b++) {
             const job *jb = &jobs[j0 + b];
             row_loss *rl = &losses[j0 + b];
             rl->loss_sum = 0.0, rl->n = 0;
             for (int t = 0; t < T; t++)
                 if (targets[b * T + t] >= 0) rl->loss_sum -= m->logprob[b * T + t], rl->n++;
             if (jb->kind == 0)
-                answer_extras(m, b, o, items[idx[jb->item]].answer, vals + (size_t)jb->item * QA_N_VALUES);
+                answer_extras(m, b, o, items[idx[jb->item]].answer, &sc, vals + (size_t)jb->item * QA_N_VALUES);
         }
     }
-    return TB_OK;
+    tb_free(sc.logp), tb_free(sc.mu), tb_free(sc.sigma), tb_free(sc.argmax), tb_free(sc.labels);
+    return rc;
 }
 
 /* ---- generation -------------------------------------------------------------------------------- */
@@ -173,36 +184,37 @@ static int rouge_of_generations(tb_model *m, const tb_tokenizer *tok, const tb_q
 
 /* ---- GradNorm ---------------------------------------------------------------------------------- */
 
-/* -mean over tensors of ||grad of avg_loss||_2 for each item, batch 1 (one scored row of B). */
-static int gradnorms(tb_model *m, const tb_tokenizer *tok, const tb_qa_item *items, const long *idx, long n,
-                     const qa_eval_opts *o, float *vals) {
-    int B = o->B, T = m->cfg.max_seq_len;
-    int *inp, *targets;
-    TB_CHECK(tb_model_batch(m, B, T, &inp, &targets));
-    tb_paramset *ps = &m->params;
-    for (long i = 0; i < n; i++) {
-        for (int t = 0; t < B * T; t++) inp[t] = TB_TOK_PAD, targets[t] = -1;
+/* -mean over tensors of ||grad of avg_loss||_2 for each item, batch 1: on a copy of the model, whose
+ * batch shape is free to be one row (m's is fixed by its earlier passes). */
+static int gradnorms(const tb_model *m, const tb_tokenizer *tok, const tb_qa_item *items, const long *idx, long n,
+                     float *vals) {
+    int T = m->cfg.max_seq_len;
+    tb_model one;
+    TB_CHECK(tb_model_copy(&one, m));
+    tb_paramset_set_frozen(&one.params, "", 0);
+    int *inp, *targets, rc = tb_model_batch(&one, 1, T, &inp, &targets);
+    tb_paramset *ps = &one.params;
+    for (long i = 0; i < n && rc == TB_OK; i++) {
         int na;
-        TB_CHECK(tb_qa_encode(tok, items[idx[i]].question, items[idx[i]].answer, T, inp, targets, &na));
-        TB_CHECK(tb_model_forward(m, inp, targets, B, T));
-        tb_model_zero_grad(m);
-        float *dlp = tb_model_dlogprob(m); /* (B,T) */
-        for (int t = 0; t < B * T; t++) dlp[t] = targets[t] >= 0 ? -1.0f / (float)na : 0.0f;
-        tb_model_logprob_grad(m, dlp);
-        tb_model_backward(m, 1);
+        rc = tb_qa_encode(tok, items[idx[i]].question, items[idx[i]].answer, T, inp, targets, &na);
+        if (rc == TB_OK) rc = tb_model_forward(&one, inp, targets, 1, T);
+        if (rc != TB_OK) break;
+        tb_model_zero_grad(&one);
+        float *dlp = tb_model_dlogprob(&one); /* (1,T) */
+        for (int t = 0; t < T; t++) dlp[t] = targets[t] >= 0 ? -1.0f / (float)na : 0.0f;
+        tb_model_logprob_grad(&one, dlp);
+        tb_model_backward(&one, 1);
         double sum = 0.0;
-        int k = 0;
         for (int ti = 0; ti < ps->n_tensors; ti++) {
             const tb_tensor *tt = &ps->tensors[ti];
-            if (tt->frozen) continue;
             double s2 = 0.0;
             for (size_t j = 0; j < tt->numel; j++) s2 += (double)ps->grad[tt->offset + j] * ps->grad[tt->offset + j];
-            sum += sqrt(s2), k++;
+            sum += sqrt(s2);
         }
-        vals[(size_t)i * QA_N_VALUES + QA_MIA_GRADNORM] = (float)(-sum / k);
+        vals[(size_t)i * QA_N_VALUES + QA_MIA_GRADNORM] = (float)(-sum / ps->n_tensors);
     }
-    tb_model_zero_grad(m);
-    return TB_OK;
+    tb_model_free(&one);
+    return rc;
 }
 
 /* ---- the whole evaluation ------------------------------------------------------------------------ */
@@ -246,7 +258,7 @@ static int evaluate_local(tb_model *m, const tb_tokenizer *tok, const tb_qa_item
         v[QA_PROB] = (float)(o->world ? tb_normalised_prob(answer, pert, it->n_perturbed) : exp(-answer));
     }
     if (rc == TB_OK) rc = rouge_of_generations(m, tok, items, idx, n, o, vals);
-    if (rc == TB_OK && o->want_gradnorm) rc = gradnorms(m, tok, items, idx, n, o, vals);
+    if (rc == TB_OK && o->want_gradnorm) rc = gradnorms(m, tok, items, idx, n, vals);
     tb_free(jobs), tb_free(losses), tb_free(first);
     return rc;
 }

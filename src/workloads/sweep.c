@@ -65,9 +65,14 @@ static int build_layout(tb_results_layout *L, const tb_spec *s, const tb_workloa
     for (int i = 0; i < w->n_metrics; i++) TB_CHECK(tb_results_add_metric(L, w->metrics[i]));
     int len = w->curve_len(s);
     for (int i = 0; i < w->n_curves; i++) TB_CHECK(tb_results_add_curve(L, w->curves[i], len > 0 ? len : 1));
-    for (int i = 0; i < w->n_sample_sets; i++) {
-        int n = w->sample_len(s, i);
-        TB_CHECK(tb_results_add_samples(L, w->sample_sets[i][0], w->sample_sets[i][1], n > 0 ? n : 1));
+    if (w->n_sample_sets > 0) {
+        int *lens = tb_malloc((size_t)w->n_sample_sets * sizeof(int));
+        w->sample_lens(s, lens);
+        int rc = TB_OK;
+        for (int i = 0; i < w->n_sample_sets && rc == TB_OK; i++)
+            rc = tb_results_add_samples(L, w->sample_sets[i][0], w->sample_sets[i][1], lens[i] > 0 ? lens[i] : 1);
+        tb_free(lens);
+        TB_CHECK(rc);
     }
     TB_CHECK(tb_results_add_attr_string(L, "workload", w->name));
     for (int i = 0; w->conventions && w->conventions[i][0]; i++)
@@ -90,21 +95,22 @@ typedef struct {
     char method[TB_RESULTS_METHOD_LEN];
 } point_buffers;
 
-static void buffers_init(point_buffers *b, const tb_workload *w, const tb_spec *s) {
+/* Sized from the results layout, so that the workload's size functions run once per sweep. */
+static void buffers_init(point_buffers *b, const tb_workload *w, const tb_spec *s, const tb_results_layout *L) {
     memset(b, 0, sizeof *b);
     b->n_curves = w->n_curves;
-    b->curve_len = w->curve_len(s) > 0 ? w->curve_len(s) : 1;
+    b->curve_len = L->n_curves > 0 ? L->curves[0].len : 1;
     b->metrics = tb_malloc(((size_t)w->n_metrics + 1) * sizeof(double));
     b->curve_buf = tb_malloc(((size_t)w->n_curves * b->curve_len + 1) * sizeof(float));
     b->curves = tb_malloc(((size_t)w->n_curves + 1) * sizeof(float *));
     b->values = tb_malloc(((size_t)s->n_swept + 1) * sizeof(tb_results_value));
     for (int i = 0; i < w->n_curves; i++) b->curves[i] = b->curve_buf + (size_t)i * b->curve_len;
-    for (int i = 0; i < w->n_sample_sets; i++) b->n_sample_values += (size_t)(w->sample_len(s, i) > 0 ? w->sample_len(s, i) : 1);
+    for (int i = 0; i < L->n_samples; i++) b->n_sample_values += (size_t)L->samples[i].len;
     b->sample_buf = tb_malloc((b->n_sample_values + 1) * sizeof(float));
-    b->samples = tb_malloc(((size_t)w->n_sample_sets + 1) * sizeof(float *));
-    for (int i = 0, at = 0; i < w->n_sample_sets; i++) {
+    b->samples = tb_malloc(((size_t)L->n_samples + 1) * sizeof(float *));
+    for (int i = 0, at = 0; i < L->n_samples; i++) {
         b->samples[i] = b->sample_buf + at;
-        at += w->sample_len(s, i) > 0 ? w->sample_len(s, i) : 1;
+        at += L->samples[i].len;
     }
 }
 
@@ -225,7 +231,7 @@ static int run_rounds(sweep_state *st, int slice, int n_slices, int *stopped) {
     int n_pending;
     int *pending = pending_points(st, slice, n_slices, &n_pending);
     point_buffers b;
-    buffers_init(&b, st->w, &st->spec);
+    buffers_init(&b, st->w, &st->spec, &st->layout);
     int G = st->groups.n_groups, rc = TB_OK;
     double start = tb_now();
     *stopped = 0;

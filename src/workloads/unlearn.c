@@ -142,31 +142,32 @@ int ul_load_qa(const tb_spec *s, tb_qa_set *qa) {
 }
 
 /* The largest sample count of each split over the points: forget and holdout depend on data.split. */
-static int ul_sample_len(const tb_spec *s, int set) {
-    const char *split = ul_sample_sets[set][0];
+static void ul_sample_lens(const tb_spec *s, int *lens) {
+    enum { FORGET, RETAIN, HOLDOUT, FAMOUS, WORLD, N_SPLITS };
+    static const char *const names[N_SPLITS] = {"forget", "retain", "holdout", "famous", "world"};
+    long n[N_SPLITS] = {1, 1, 1, 1, 1};
     tb_qa_set qa;
-    if (ul_load_qa(s, &qa) != TB_OK) {
-        tb_error_clear(); /* prepare reports the bad data with its message */
-        return 1;
-    }
-    long n = 1;
-    if (strcmp(split, "famous") == 0) n = qa.n_famous;
-    else if (strcmp(split, "world") == 0) n = qa.n_world;
-    else
+    if (ul_load_qa(s, &qa) == TB_OK) {
+        n[FAMOUS] = qa.n_famous, n[WORLD] = qa.n_world;
         for (int p = 0; p < s->n_points; p++) {
             tb_qa_splits sp;
             if (tb_qa_split(&qa, tb_spec_string(s, p, "data.split"), (uint64_t)tb_spec_int(s, p, "data.seed"),
                             (int)tb_spec_int(s, p, "data.retain_eval"), &sp) != TB_OK) {
-                tb_error_clear();
+                tb_error_clear(); /* prepare reports it with its message */
                 continue;
             }
-            long k = strcmp(split, "forget") == 0 ? sp.n_forget : strcmp(split, "retain") == 0 ? sp.n_retain_eval
-                                                                                               : sp.n_holdout;
-            n = k > n ? k : n;
+            n[FORGET] = sp.n_forget > n[FORGET] ? sp.n_forget : n[FORGET];
+            n[RETAIN] = sp.n_retain_eval > n[RETAIN] ? sp.n_retain_eval : n[RETAIN];
+            n[HOLDOUT] = sp.n_holdout > n[HOLDOUT] ? sp.n_holdout : n[HOLDOUT];
             tb_qa_splits_free(&sp);
         }
-    tb_qa_free(&qa);
-    return (int)(n > 0 ? n : 1);
+        tb_qa_free(&qa);
+    } else {
+        tb_error_clear(); /* prepare reports the bad data with its message */
+    }
+    for (int i = 0; i < UL_N_SAMPLE_SETS; i++)
+        for (int k = 0; k < N_SPLITS; k++)
+            if (strcmp(ul_sample_sets[i][0], names[k]) == 0) lens[i] = (int)(n[k] > 0 ? n[k] : 1);
 }
 
 static void ul_method(const tb_spec *s, int p, char *buf, size_t cap) {
@@ -361,7 +362,7 @@ const tb_workload tb_workload_unlearn = {
     .curve_len = ul_curve_len,
     .sample_sets = ul_sample_sets,
     .n_sample_sets = UL_N_SAMPLE_SETS,
-    .sample_len = ul_sample_len,
+    .sample_lens = ul_sample_lens,
     .method = ul_method,
     .conventions = ul_conventions,
     .prepare = ul_prepare,

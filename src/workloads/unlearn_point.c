@@ -508,6 +508,15 @@ static double mean_of(const float *x, long n) {
     return k ? s / k : NAN;
 }
 
+/* The split's truth-ratio aggregate (metrics.h's aggregators read only TR for these two). */
+static double truth_ratio_of_set(const float *tr, long n, tb_tr_aggregator agg) {
+    tb_truth_ratio *t = tb_malloc((size_t)(n ? n : 1) * sizeof *t);
+    for (long i = 0; i < n; i++) t[i] = (tb_truth_ratio){.p_correct = NAN, .p_wrong = NAN, .tr = tr[i]};
+    double v = tb_truth_ratio_aggregate(t, (int)n, agg);
+    tb_free(t);
+    return v;
+}
+
 static double auc_of(const float *member, long nm, const float *non, long nn) {
     double *a = tb_malloc((size_t)(nm + 1) * sizeof(double)), *b = tb_malloc((size_t)(nn + 1) * sizeof(double));
     for (long i = 0; i < nm; i++) a[i] = member[i];
@@ -573,12 +582,7 @@ static void forget_metrics(ul_run *r, const qa_samples *f, const qa_samples *h, 
     if (tb_ks_2samp(a, (int)nf, b, (int)nf, &ks) == TB_OK) m[UL_FQ] = ks.p, m[UL_LOG10_FQ] = ks.log10_p;
     else tb_error_clear();
     tb_free(a), tb_free(b);
-    double tr = 0.0;
-    for (long i = 0; i < nf; i++) {
-        double x = f->v[QA_TRUTH_RATIO][i];
-        tr += fmin(x, 1.0 / x) / nf;
-    }
-    m[UL_FORGET_TR] = tr;
+    m[UL_FORGET_TR] = truth_ratio_of_set(f->v[QA_TRUTH_RATIO], nf, TB_TR_FORGET);
     m[UL_FORGET_ROUGE] = mean_of(f->v[QA_ROUGE_RECALL], nf);
     m[UL_FORGET_ROUGE_F1] = mean_of(f->v[QA_ROUGE_F1], nf);
     m[UL_FORGET_PROB] = mean_of(f->v[QA_PROB], nf);
@@ -605,9 +609,7 @@ static void forget_metrics(ul_run *r, const qa_samples *f, const qa_samples *h, 
 static void utility_triple(const qa_samples *q, double *prob, double *rouge, double *tr) {
     *prob = mean_of(q->v[QA_PROB], q->n);
     *rouge = mean_of(q->v[QA_ROUGE_RECALL], q->n);
-    double s = 0.0;
-    for (long i = 0; i < q->n; i++) s += fmax(0.0, 1.0 - q->v[QA_TRUTH_RATIO][i]) / q->n;
-    *tr = s;
+    *tr = truth_ratio_of_set(q->v[QA_TRUTH_RATIO], q->n, TB_TR_RETAIN);
 }
 
 static int evaluate_all(ul_run *r, tb_point_out *out) {
@@ -828,11 +830,10 @@ int ul_run_point(tb_run_ctx *ctx, int p, tb_point_out *out) {
         r.rmu_layer = rmu_layer_of(s, p, r.m.cfg.n_layer);
         rc = setup_rows(&r);
     }
-    int have_genre = 1;
-    {
-        const char *v;
-        if (rc == TB_OK && tb_author_attr(&r.sh->qa, 0, "genre", &v) != TB_OK) tb_error_clear(), have_genre = 0;
-    }
+    /* the probe needs the genre attribute, which a JSONL export may not carry */
+    const char *genre;
+    int have_genre = rc == TB_OK && tb_author_attr(&r.sh->qa, 0, "genre", &genre) == TB_OK;
+    if (rc == TB_OK && !have_genre) tb_error_clear();
     /* the target's probe accuracy, once per group and split */
     static const char *const split_key[] = {"data.split"};
     uint64_t probe_key = ul_target_hash(s, p) ^ tb_spec_hash_keys(s, p, split_key, 1);

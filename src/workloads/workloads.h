@@ -29,7 +29,7 @@ typedef struct {
 typedef struct {
     double *metrics;   /* n_metrics, NaN until set */
     float **curves;    /* n_curves rows of curve_len floats, NaN past the last logged step */
-    float **samples;   /* n_sample_sets rows of sample_len floats, NaN where not measured */
+    float **samples;   /* n_sample_sets rows of their sample_lens floats, NaN where not measured */
     int failed;        /* the point failed (NaN, divergence, bad data): message says why */
     int interrupted;   /* a stop signal arrived: the point's state is checkpointed in state_dir */
     char message[TB_MESSAGE_CAP];
@@ -44,10 +44,11 @@ typedef struct {
     int n_curves;
     /* length of every curve row (the same for all points of the spec) */
     int (*curve_len)(const tb_spec *s);
-    /* per-sample values: /samples/<split>/<name> rows of sample_len(s, i) floats (none when 0 sets) */
+    /* per-sample values: /samples/<split>/<name>, each row of lens[i] floats as sample_lens fills
+     * them (called once per sweep; none when 0 sets) */
     const char *const (*sample_sets)[2]; /* {split, name} */
     int n_sample_sets;
-    int (*sample_len)(const tb_spec *s, int set);
+    void (*sample_lens)(const tb_spec *s, int *lens);
     /* the method column of point p (NULL: the workload's name) */
     void (*method)(const tb_spec *s, int p, char *buf, size_t cap);
     /* conventions that change a number, written as root attributes: pairs {key, value}, NULL-ended */

@@ -47,8 +47,11 @@ typedef struct {
     int *perm;
     /* reference caches */
     float *ref_seq_f, *ref_seq_idk;      /* (n_items) */
-    float *ref_rows_f;                   /* UNDIAL: (n_items, T, V) log-softmax at scored positions */
-    float *ref_rows_r, *ref_hid_r;       /* KL: (n_used, T, V); RMU: (n_used, T, C) for this rank's retain items */
+    /* log-softmax rows (V) at the scored positions only, packed: item j's q-th scored position is row
+     * off[j] + q (UNDIAL: forget items; KL: this rank's retain items, by slot) */
+    float *ref_rows_f, *ref_rows_r;
+    long *ref_off_f, *ref_off_r;
+    float *ref_hid_r; /* RMU: (n_used, T, C) for this rank's retain items */
     long *retain_slot;                   /* (n_retain) slot in those caches, -1 when this rank never draws it */
     double hidden_norm;
     long logged; /* steps written to the loss curve */
@@ -141,13 +144,12 @@ static int ul_batch(void *ctx, long step, int micro, int *inp, int *targets) {
             r->row_ref_seq[k] = kind == 0 ? r->ref_seq_f[f] : kind == 1 ? r->ref_seq_idk[f] : 0.0f;
             long slot = kind == 2 ? r->retain_slot[item] : -1;
             r->row_ref_hidden[k] = slot >= 0 && r->ref_hid_r ? r->ref_hid_r + (size_t)slot * T * r->m.cfg.n_embd : NULL;
-            for (int t = 0; t < T; t++) {
-                const float *ref = NULL;
-                size_t V = (size_t)r->m.cfg.vocab_size;
-                if (kind == 0 && r->ref_rows_f) ref = r->ref_rows_f + ((size_t)f * T + t) * V;
-                if (kind == 2 && slot >= 0 && r->ref_rows_r) ref = r->ref_rows_r + ((size_t)slot * T + t) * V;
-                r->row_ref_rows[k * T + t] = targets[k * T + t] >= 0 ? ref : NULL;
-            }
+            size_t V = (size_t)r->m.cfg.vocab_size;
+            const float *ref = NULL;
+            if (kind == 0 && r->ref_rows_f) ref = r->ref_rows_f + (size_t)r->ref_off_f[f] * V;
+            if (kind == 2 && slot >= 0 && r->ref_rows_r) ref = r->ref_rows_r + (size_t)r->ref_off_r[slot] * V;
+            for (int t = 0, q = 0; t < T; t++)
+                r->row_ref_rows[k * T + t] = ref && targets[k * T + t] >= 0 ? ref + (size_t)q++ * V : NULL;
         }
     }
     r->urows.n_forget = r->Bf;
@@ -159,11 +161,20 @@ static int ul_batch(void *ctx, long step, int micro, int *inp, int *targets) {
 
 /* ---- reference caches ------------------------------------------------------------------------- */
 
+/* off[j] (n + 1): where row j of windows w[idx[0..n)] (idx NULL: 0..n-1) starts among the packed
+ * scored positions of all rows. */
+static long *scored_offsets(const tb_token_windows *w, const long *idx, long n) {
+    long *off = tb_malloc((size_t)(n + 1) * sizeof(long));
+    off[0] = 0;
+    for (long j = 0; j < n; j++) off[j + 1] = off[j] + scored(w, idx ? idx[j] : j);
+    return off;
+}
+
 /* Forward passes of the (reference) model over windows w[idx[0..n)], B rows at a time; for each row:
- * the sequence log-prob into seq[j] (if seq), the log-softmax at scored positions into
- * rows[j] (T,V) (if rows), the captured hidden states into hid[j] (T,C) (if hid). */
+ * the sequence log-prob into seq[j] (if seq), the log-softmax at its scored positions into rows from
+ * row off[j] on (if rows), the captured hidden states into hid[j] (T,C) (if hid). */
 static int reference_pass(ul_run *r, const tb_token_windows *w, const long *idx, long n, float *seq, float *rows,
-                          float *hid) {
+                          const long *off, float *hid) {
     tb_model *m = &r->m;
     int B = r->B, T = r->T, C = m->cfg.n_embd;
     size_t V = (size_t)m->cfg.vocab_size;
@@ -186,10 +197,10 @@ static int reference_pass(ul_run *r, const tb_token_windows *w, const long *idx,
                 seq[j] = (float)s;
             }
             if (rows)
-                for (int t = 0; t < T; t++) {
+                for (int t = 0, q = 0; t < T; t++) {
                     if (targets[b * T + t] < 0) continue;
                     const float *z = m->logits + ((size_t)b * T + t) * V;
-                    float *o = rows + ((size_t)j * T + t) * V;
+                    float *o = rows + (size_t)(off[j] + q++) * V;
                     for (size_t v = 0; v < V; v++) o[v] = z[v] - m->lse[b * T + t];
                 }
             if (hid) memcpy(hid + (size_t)j * T * C, tb_model_hidden(m) + (size_t)b * T * C, (size_t)T * C * sizeof(float));
@@ -218,12 +229,15 @@ static int build_reference(ul_run *r, long steps) {
     r->ref_seq_f = tb_malloc((size_t)r->n_items * sizeof(float));
     r->ref_seq_idk = tb_malloc((size_t)r->n_items * sizeof(float));
     if (!rmu) {
-        if (r->up.method == TB_UNLEARN_UNDIAL) r->ref_rows_f = tb_malloc((size_t)r->n_items * T * V * sizeof(float));
-        TB_CHECK(reference_pass(r, &r->wf, NULL, r->n_items, r->ref_seq_f, r->ref_rows_f, NULL));
-        if (r->use_idk) TB_CHECK(reference_pass(r, &r->widk, NULL, r->n_items, r->ref_seq_idk, NULL, NULL));
+        if (r->up.method == TB_UNLEARN_UNDIAL) {
+            r->ref_off_f = scored_offsets(&r->wf, NULL, r->n_items);
+            r->ref_rows_f = tb_malloc((size_t)(r->ref_off_f[r->n_items] + 1) * V * sizeof(float));
+        }
+        TB_CHECK(reference_pass(r, &r->wf, NULL, r->n_items, r->ref_seq_f, r->ref_rows_f, r->ref_off_f, NULL));
+        if (r->use_idk) TB_CHECK(reference_pass(r, &r->widk, NULL, r->n_items, r->ref_seq_idk, NULL, NULL, NULL));
     } else { /* the mean |h_l| on forget data, which c should be read against */
         float *h = tb_malloc((size_t)r->n_items * T * C * sizeof(float));
-        TB_CHECK(reference_pass(r, &r->wf, NULL, r->n_items, NULL, NULL, h));
+        TB_CHECK(reference_pass(r, &r->wf, NULL, r->n_items, NULL, NULL, NULL, h));
         double sum = 0.0;
         long cnt = 0;
         for (long j = 0; j < r->n_items; j++)
@@ -244,10 +258,11 @@ static int build_reference(ul_run *r, long steps) {
     int rc;
     if (rmu) {
         r->ref_hid_r = tb_malloc((size_t)(used ? used : 1) * T * C * sizeof(float));
-        rc = reference_pass(r, &r->wr, list, used, NULL, NULL, r->ref_hid_r);
+        rc = reference_pass(r, &r->wr, list, used, NULL, NULL, NULL, r->ref_hid_r);
     } else {
-        r->ref_rows_r = tb_malloc((size_t)(used ? used : 1) * T * V * sizeof(float));
-        rc = reference_pass(r, &r->wr, list, used, NULL, r->ref_rows_r, NULL);
+        r->ref_off_r = scored_offsets(&r->wr, list, used);
+        r->ref_rows_r = tb_malloc((size_t)(r->ref_off_r[used] + 1) * V * sizeof(float));
+        rc = reference_pass(r, &r->wr, list, used, NULL, r->ref_rows_r, r->ref_off_r, NULL);
     }
     tb_free(list);
     return rc;
@@ -255,8 +270,9 @@ static int build_reference(ul_run *r, long steps) {
 
 static void free_reference(ul_run *r) {
     tb_free(r->ref_seq_f), tb_free(r->ref_seq_idk), tb_free(r->ref_rows_f), tb_free(r->ref_rows_r);
-    tb_free(r->ref_hid_r);
+    tb_free(r->ref_hid_r), tb_free(r->ref_off_f), tb_free(r->ref_off_r);
     r->ref_seq_f = r->ref_seq_idk = r->ref_rows_f = r->ref_rows_r = r->ref_hid_r = NULL;
+    r->ref_off_f = r->ref_off_r = NULL;
 }
 
 /* ---- method setup ------------------------------------------------------------------------------ */

@@ -99,7 +99,7 @@ wait_job() { # id timeout-seconds
   local id=$1 deadline=$((SECONDS + $2)) states
   while [ "$SECONDS" -lt "$deadline" ]; do
     states=$(job_field "$id" JobState | sort -u | tr '\n' ' ')
-    if [ -n "$states" ] && ! grep -qE 'PENDING|RUNNING|CONFIGURING|COMPLETING|REQUEUE|SUSPENDED|RESIZING' <<<"$states"; then
+    if [ -n "$states" ] && ! grep -qE 'PENDING|RUNNING|CONFIGURING|COMPLETING|REQUEUE|SUSPENDED|RESIZING|SIGNALING|STAGE_OUT' <<<"$states"; then
       echo "${states% }"
       return 0
     fi

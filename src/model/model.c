@@ -15,6 +15,7 @@
 
 struct tb_acts {
     int B, T, P, R, QKVW;
+    int B_cap;           /* rows the buffers hold; a forward may use fewer (B <= B_cap) */
     int *inp;            /* (B,T) */
     int *targets;        /* (B,T) */
     int *batch_inp;      /* (B,T) where callers stage a batch (tb_model_batch) */
@@ -66,7 +67,7 @@ static void acts_alloc(tb_model *m, int B, int T) {
     size_t V = (size_t)c->vocab_size, NH = (size_t)c->n_head;
     size_t HS = C / NH, KVC = (size_t)c->n_kv_head * HS;
     tb_acts *a = tb_malloc(sizeof *a);
-    a->B = B;
+    a->B = a->B_cap = B;
     a->T = T;
     a->P = m->acfg.n_prefix;
     a->R = m->acfg.lora_rank;
@@ -293,10 +294,13 @@ static int ensure_acts(tb_model *m, int B, int T) {
     if (T > c->max_seq_len || T < 1 || B < 1)
         return TB_ERROR(TB_ERR_ARG, "shorten the sequences or use a model with a larger max_seq_len",
                         "batch shape (B=%d, T=%d) does not fit the model (max_seq_len %d)", B, T, c->max_seq_len);
-    if (m->acts && (m->B != B || m->T != T))
+    if (m->acts && (B > m->acts->B_cap || m->T != T))
         return TB_ERROR(TB_ERR_ARG, "activations are sized once; create another model for another batch shape",
-                        "batch shape changed from (%d, %d) to (%d, %d)", m->B, m->T, B, T);
+                        "batch shape (%d, %d) does not fit the activations sized for (%d, %d)", B, T,
+                        m->acts->B_cap, m->T);
     if (!m->acts) acts_alloc(m, B, T);
+    /* fewer rows use the front of every buffer: each layer's slice is laid out from the current B */
+    m->acts->B = m->B = B;
     return TB_OK;
 }
 

@@ -136,7 +136,8 @@ typedef struct {
     tb_paramset adapter; /* prefix.{l}.key/value, lora.{linear name}.A/B; empty when none */
     tb_adapter_config acfg;
 
-    /* (B, T) fixed at the first forward; a different (B, T) later is an error */
+    /* (B, T) of the last forward. The activations are sized at the first forward (or tb_model_batch);
+     * later forwards may use fewer rows with the same T, anything larger is an error */
     int B, T;
     tb_acts *acts;
     tb_layout *layout;

@@ -6,9 +6,9 @@
 #include "train.h"
 
 /* Scored targets of the micro-batch over the whole group: the objective's normaliser. */
-static int count_scored(const tb_trainer *tr, const int *targets, long *n) {
+static int count_scored(const tb_trainer *tr, const int *targets, int B, long *n) {
     long local = 0;
-    for (int i = 0; i < tr->B * tr->T; i++) local += targets[i] >= 0;
+    for (int i = 0; i < B * tr->T; i++) local += targets[i] >= 0;
     *n = local;
     if (!tr->dp) return TB_OK;
     if (MPI_Allreduce(&local, n, 1, MPI_LONG, MPI_SUM, tr->dp->comm) != MPI_SUCCESS)
@@ -22,6 +22,8 @@ static int batch_gradient(tb_trainer *tr, long step, double *loss) {
     tb_model *m = tr->model;
     int *inp, *targets; /* (B,T) each, the model's staging buffers */
     TB_CHECK(tb_model_batch(m, tr->B, tr->T, &inp, &targets));
+    int B = tr->rows_at ? tr->rows_at(tr->batch_ctx, step) : tr->B;
+    TB_ASSERT(B >= 1 && B <= tr->B);
     int rc = TB_OK;
     double total = 0.0;
     tb_model_zero_grad(m);
@@ -29,9 +31,9 @@ static int batch_gradient(tb_trainer *tr, long step, double *loss) {
     for (int u = 0; u < tr->accum && rc == TB_OK; u++) {
         double l = 0.0;
         rc = tr->next_batch(tr->batch_ctx, step, u, inp, targets);
-        if (rc == TB_OK) rc = tb_model_forward(m, inp, targets, tr->B, tr->T);
-        tb_batch_view bv = {.model = m, .targets = m->targets, .B = tr->B, .T = tr->T};
-        if (rc == TB_OK) rc = count_scored(tr, targets, &bv.n_scored);
+        if (rc == TB_OK) rc = tb_model_forward(m, inp, targets, B, tr->T);
+        tb_batch_view bv = {.model = m, .targets = m->targets, .B = B, .T = tr->T};
+        if (rc == TB_OK) rc = count_scored(tr, targets, B, &bv.n_scored);
         if (rc == TB_OK) rc = tr->objective->loss_and_grad(tr->objective, &bv, 1.0f / (float)tr->accum, &l, 1);
         /* the last micro-batch's backward reduces gradients as its layers finish */
         if (rc == TB_OK && tr->dp && u == tr->accum - 1) tb_dp_last_backward(tr->dp);

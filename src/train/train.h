@@ -130,6 +130,39 @@ void tb_objective_unlearn_free(tb_objective *o);
 const char *tb_unlearn_method_name(tb_unlearn_method m);
 int tb_unlearn_method_parse(const char *s, tb_unlearn_method *out);
 
+/* ---- preference optimisation and joint SFT + DPO (../shared/reference/posttrain.md, section A) ---- */
+
+typedef enum { TB_DPO_SIGMOID = 0, TB_DPO_IPO } tb_dpo_kind;
+
+typedef struct {
+    tb_dpo_kind kind;
+    float beta;            /* 0.1 */
+    float label_smoothing; /* eps of the sigmoid loss: -(1-eps) log sig(beta z) - eps log sig(-beta z) */
+} tb_dpo_params;
+
+/* The loss of one pair with reward difference z = (s_c - s_c^ref) - (s_r - s_r^ref), and dloss/dz. */
+double tb_dpo_pair_loss(const tb_dpo_params *p, double z, double *dloss_dz);
+
+typedef enum { TB_PREF_SFT = 0, TB_PREF_CHOSEN, TB_PREF_REJECTED, TB_PREF_UNUSED } tb_pref_role;
+
+/* What the batch function tells the joint objective about this rank's rows, and what the objective
+ * reports back: L = w_sft * f_SFT + w_dpo * f_DPO (the schedule sets the weights each step). */
+typedef struct {
+    tb_pref_role *role; /* (B) */
+    int *pair;          /* (B) for a chosen row, the row of its rejected response (same rank) */
+    float *ref_seq;     /* (B) the reference's summed response log-prob of each preference row */
+    long n_sft_tokens;  /* scored targets of the SFT rows, whole group */
+    long n_pairs;       /* pairs, whole group */
+    float w_sft, w_dpo;
+    /* this rank's shares of the last batch (sum them over the group): f_SFT, f_DPO, the share of
+     * pairs whose implicit reward beta (s - s_ref) is larger for the chosen response, and the mean
+     * reward margin */
+    double f_sft, f_dpo, reward_acc, reward_margin;
+} tb_pref_rows;
+
+tb_objective tb_objective_pref(const tb_dpo_params *p, tb_pref_rows *rows);
+void tb_objective_pref_free(tb_objective *o);
+
 /* ---- WAGLE: the weight-attribution mask ----------------------------------------------------- */
 
 typedef enum {
@@ -180,6 +213,9 @@ typedef struct {
     float clip;     /* global-norm clip (0 = off) */
     tb_batch_fn next_batch; /* fills this rank's B rows of the group's global batch */
     void *batch_ctx;
+    /* this rank's rows at step `step` (<= B; the forward and backward then cost only those), or NULL
+     * for B at every step: schedules whose steps read different batches (ALRIGHT's SFT or DPO step) */
+    int (*rows_at)(void *ctx, long step);
     tb_dp *dp;                /* data parallel over a group (all-reduce or ZeRO-1); NULL for one
                                * process. Under ZeRO-1 opt must own dp's shard (tb_optimizer_init_range). */
 } tb_trainer;

@@ -235,6 +235,37 @@ static void test_lora_starts_neutral(void **s) {
     tb_model_free(&b);
 }
 
+/* A forward over fewer rows than the activations hold (a schedule's smaller step) gives the logits
+ * and gradients of a model sized for those rows, bit for bit; more rows than the capacity is an error. */
+static void test_fewer_rows(void **s) {
+    tb_config c;
+    tiny_config(&c, TB_FAMILY_LLAMA);
+    tb_model big, small;
+    assert_int_equal(tb_model_create(&big, &c), TB_OK);
+    assert_int_equal(tb_model_create(&small, &c), TB_OK);
+    tb_model_init(&big, 6);
+    tb_model_init(&small, 6);
+    int inp[B * T], targets[B * T];
+    make_batch(inp, targets, c.vocab_size, 6);
+    assert_int_equal(tb_model_forward(&big, inp, targets, B, T), TB_OK); /* sized for B rows */
+    for (int k = 0; k < 2; k++) {
+        tb_model *m = k ? &small : &big;
+        tb_model_zero_grad(m);
+        assert_int_equal(tb_model_forward(m, inp, targets, 1, T), TB_OK);
+        float *dlp = tb_model_dlogprob(m);
+        for (int t = 0; t < T; t++) dlp[t] = targets[t] >= 0 ? -1.0f : 0.0f;
+        tb_model_logprob_grad(m, dlp);
+        tb_model_backward(m, 1);
+    }
+    assert_int_equal(big.B, 1);
+    assert_memory_equal(big.logits, small.logits, sizeof(float) * T * c.vocab_size);
+    assert_memory_equal(big.params.grad, small.params.grad, sizeof(float) * big.params.numel);
+    assert_int_equal(tb_model_forward(&small, inp, targets, B, T), TB_ERR_ARG); /* beyond its capacity */
+    tb_error_clear();
+    tb_model_free(&big);
+    tb_model_free(&small);
+}
+
 static void test_bad_config(void **s) {
     tb_config c;
     tb_model m;
@@ -266,7 +297,7 @@ static void test_bad_config(void **s) {
     tb_adapter_config ac = {.lora_rank = 2, .lora_alpha = 4.0f, .lora_targets = TB_LORA_K};
     assert_int_equal(tb_model_add_adapters(&m, &ac, 1), TB_ERR_ARG);
     tb_error_clear();
-    /* token outside the vocabulary, and a changed batch shape */
+    /* token outside the vocabulary, and a batch shape beyond the activations (a longer T) */
     int inp[B * T], targets[B * T];
     make_batch(inp, targets, c.vocab_size, 6);
     inp[3] = c.vocab_size;
@@ -274,7 +305,7 @@ static void test_bad_config(void **s) {
     tb_error_clear();
     inp[3] = 0;
     assert_int_equal(tb_model_forward(&m, inp, targets, B, T), TB_OK);
-    assert_int_equal(tb_model_forward(&m, inp, targets, 1, T), TB_ERR_ARG);
+    assert_int_equal(tb_model_forward(&m, inp, targets, 1, T - 1), TB_ERR_ARG);
     tb_error_clear();
     tb_model_free(&m);
 }
@@ -286,6 +317,7 @@ int main(void) {
         cmocka_unit_test(test_grad_capture_inject), cmocka_unit_test(test_grad_capture_stop),
         cmocka_unit_test(test_frozen_tensor),       cmocka_unit_test(test_logprob_span),
         cmocka_unit_test(test_lora_starts_neutral), cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_fewer_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "gradcheck.h"
 #include "train/train.h"
 
 /* rows 0,1 forget; 2,3 their refusals (IdkDPO); 4,5 retain */
@@ -171,6 +172,16 @@ static double objective_loss(fixture *f, tb_objective *o) {
     return loss;
 }
 
+typedef struct {
+    fixture *f;
+    tb_objective *o;
+} gc_ctx;
+
+static double gc_loss(void *ctx) {
+    gc_ctx *g = ctx;
+    return objective_loss(g->f, g->o);
+}
+
 static void check_method(const tb_unlearn_params *p0) {
     fixture *f = tb_malloc(sizeof *f);
     setup(f);
@@ -192,30 +203,10 @@ static void check_method(const tb_unlearn_params *p0) {
     assert_int_equal(tb_model_forward(&f->m, f->inp, f->targets, B, T), TB_OK);
     assert_int_equal(o.loss_and_grad(&o, &bv, 1.0f, &loss, 1), TB_OK);
     tb_model_backward(&f->m, o.uses_logits);
-    tb_paramset *ps = &f->m.params;
     /* a step of 1e-2: the soft-target losses sum cross-entropies of order 5 in float, whose rounding
      * noise would swamp the smaller tensors' differences at 1e-3; truncation stays far below 2e-2 */
-    const float h = 1e-2f;
-    double worst = 0.0;
-    for (int ti = 0; ti < ps->n_tensors; ti++) {
-        tb_tensor *t = &ps->tensors[ti];
-        if (t->frozen) continue;
-        float *w = ps->data + t->offset, *g = ps->grad + t->offset, gmax = 0.0f;
-        for (size_t j = 0; j < t->numel; j++) gmax = fmaxf(gmax, fabsf(g[j]));
-        if (gmax == 0.0f) fail_msg("%s: tensor %s has an all-zero gradient", o.name, t->name);
-        for (size_t j = 0; j < t->numel; j += t->numel / 5 + 1) {
-            float keep = w[j];
-            w[j] = keep + h;
-            double lp = objective_loss(f, &o);
-            w[j] = keep - h;
-            double lm = objective_loss(f, &o);
-            w[j] = keep;
-            double err = fabs((lp - lm) / (2.0 * h) - g[j]) / gmax;
-            worst = fmax(worst, err);
-            if (err > 2e-2) fail_msg("%s: %s[%zu]: analytic %g, finite difference %g", o.name, t->name, j, (double)g[j],
-                                     (lp - lm) / (2.0 * h));
-        }
-    }
+    gc_ctx gc = {f, &o};
+    double worst = gradcheck_params(&f->m.params, gc_loss, &gc, 1e-2f, 2e-2, o.name);
     print_message("  %-8s retain %d: worst finite-difference error %.2e of the tensor's largest gradient\n", o.name,
                   p.retain, worst);
     tb_objective_unlearn_free(&o);

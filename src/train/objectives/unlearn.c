@@ -132,12 +132,14 @@ static int logit_terms(unlearn_ctx *u, const tb_batch_view *bv, float gs, double
                 /* L_f = -(2/beta) mean log sigmoid(beta [(s_idk - r_idk) - (s_f - r_f)]) */
                 int j = r->pair[b];
                 TB_ASSERT(j >= 0 && j < B && r->role[j] == TB_ROW_IDK);
-                double x = p->beta * ((u->seq[j] - r->ref_seq[j]) - (s - r->ref_seq[b]));
-                lf += 2.0 / p->beta * softplus(-x) / nf;
-                double g = p->gamma * 2.0 / nf * sigmoid(-x);
-                dseq = g;
+                /* = (2/beta) mean DPO loss of the pair (refusal chosen, forget answer rejected) */
+                tb_dpo_params dpo = {.kind = TB_DPO_SIGMOID, .beta = p->beta};
+                double dz, z = (u->seq[j] - r->ref_seq[j]) - (s - r->ref_seq[b]);
+                lf += 2.0 / p->beta * tb_dpo_pair_loss(&dpo, z, &dz) / nf;
+                double g = p->gamma * 2.0 / p->beta * dz / nf; /* dL/ds_idk; dL/ds_f = -g */
+                dseq = -g;
                 for (int t = 0; t < T; t++)
-                    if (bv->targets[j * T + t] >= 0) dlp[j * T + t] = (float)(-g * gs);
+                    if (bv->targets[j * T + t] >= 0) dlp[j * T + t] = (float)(g * gs);
                 break;
             }
             case TB_UNLEARN_UNDIAL:

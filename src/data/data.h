@@ -2,7 +2,10 @@
  * data.h: the public face of src/data.
  *   - the byte-level BPE tokenizer (train, encode, decode, special tokens, (de)serialisation);
  *   - token datasets: sequences with a loss mask (train on answer tokens only);
- *   - the embedded default corpus (world-knowledge text generated from a seed).
+ *   - the embedded default corpus (world-knowledge text generated from a seed);
+ *   - the QA sets of the fictitious-authors benchmark;
+ *   - JSONL files: rows with line numbers and checked fields, and atomic writing;
+ *   - the instruction tasks of the joint post-training benchmark, their checker and reward.
  */
 #ifndef TB_DATA_H
 #define TB_DATA_H
@@ -248,5 +251,176 @@ int tb_qa_save_jsonl(const char *dir, const tb_qa_set *s);
 
 /* The refusal bank for IdkDPO: >= 50 distinct "I don't know" sentences; returns the count. */
 int tb_refusals(const char *const **out);
+
+/* ---- JSONL files ------------------------------------------------------------------------------
+ *
+ * One JSON object per line; blank lines are skipped. A file is read whole into rows that keep their
+ * line numbers, so a loader can check every field before it copies anything and name file:line in
+ * every message. Errors of the reader: "path:line:col: not valid JSON: ...", "path:line: the line is
+ * not a JSON object"; of the field getters: "path:line: field "key" is missing" and "path:line: field
+ * "key" must be a non-empty string", with the file's hint as the fix. Include <jansson.h> to look into
+ * the rows beyond strings. */
+
+struct json_t; /* jansson's value type */
+
+typedef struct {
+    char *path;
+    const char *hint;     /* the fix named when a field is bad: where the format is described */
+    struct json_t **rows; /* [n] one object per non-blank line, in file order */
+    int *lines;           /* [n] the line number of each row (from 1) */
+    long n, cap;
+} tb_jsonl;
+
+/* Reads path into f. A missing file fails (TB_ERR_IO) when required, else leaves f empty (n = 0);
+ * an empty file is not an error here: the caller names what it should have held. hint is kept, not
+ * copied. Always free f with tb_jsonl_free, also after a failure. */
+int tb_jsonl_read(const char *path, int required, const char *hint, tb_jsonl *f);
+void tb_jsonl_free(tb_jsonl *f);
+/* A non-empty string without NUL bytes (what every text field of the loaders must be). */
+int tb_jsonl_is_text(const struct json_t *v);
+/* Field key of row: a non-empty string. The required getter fails (TB_ERR_FORMAT) when the field is
+ * absent; both fail when it is present but not a non-empty string; the optional one gives NULL when
+ * it is absent. *out points into the row (valid until tb_jsonl_free). */
+int tb_jsonl_string(const tb_jsonl *f, long row, const char *key, const char **out);
+int tb_jsonl_string_opt(const tb_jsonl *f, long row, const char *key, const char **out);
+
+/* Writing: rows go to path.tmp, renamed to path by tb_jsonl_finish when every write succeeded. */
+typedef struct {
+    char *path, *tmp_path;
+    FILE *out;
+    long n; /* rows written */
+} tb_jsonl_writer;
+
+/* Opens path.tmp for writing. Call tb_jsonl_finish afterwards whatever this returns. */
+int tb_jsonl_create(const char *path, tb_jsonl_writer *w);
+/* Appends row as one line (row keeps its reference). */
+int tb_jsonl_write(tb_jsonl_writer *w, const struct json_t *row);
+/* rc is the status so far: when TB_OK, closes the file and renames it into place; otherwise (or when
+ * closing fails) removes the temporary file. Returns the first error. */
+int tb_jsonl_finish(tb_jsonl_writer *w, int rc);
+
+/* ---- instruction tasks: the joint post-training benchmark (XRIGHT stand-in) -------------------
+ *
+ * reference/posttrain.md section A, "Synthetic data" and "Metrics". A task is a short instruction with
+ * one programmatic answer, in four families:
+ *   copy        "Copy: cat dog ant"         -> "cat dog ant"   (also "Repeat: ...", "Echo: ...")
+ *   reverse     "Reverse: b d a"            -> "a d b"         (also "Reverse the list: ...", "Backwards: ...")
+ *   sort        "Sort: dog ant cat"         -> "ant cat dog"   (also "Sort the list: ...", "In order: ...")
+ *   arithmetic  "Compute: 12 x 7"           -> "84"            (also "What is A op B?", "Calculate: A op B")
+ * Prefixes match case-insensitively. List items are the whitespace-separated words after the prefix
+ * (1 to TB_TASK_MAX_ITEMS); sort orders them numerically when every item is an integer, else by bytes
+ * (strcmp). Arithmetic takes two integers (optional sign, |n| < 10^9) and one operator: "+", "-", "x",
+ * "X" or "*", spaces optional around it; a final "?" or "." of the instruction is ignored. The
+ * generator draws 3 to 8 distinct items from 16 three-letter words or the digits, and operands of 1
+ * to 3 digits. A prompt is the instruction alone; the workload renders the chat template around it
+ * (the solver also accepts a prompt already in "User: {instruction}\nAssistant: " form).
+ *
+ * Scoring a response y against the bare answer a (both NUL-terminated):
+ *   correct(a, y)  1 when norm(y) == norm(a). norm trims whitespace, drops one leading "Answer:" (any
+ *                  case) and one trailing ".", collapses whitespace runs to one space, lowercases.
+ *   style(a, y)    the mean of four rules on y: 1. it starts with "Answer:" (exact case, after leading
+ *                  whitespace); 2. it ends with "." (before trailing whitespace); 3. no word repeats
+ *                  consecutively (words are whitespace-separated, compared case-insensitively without
+ *                  trailing punctuation .,;:!?); 4. it has at most words(a) + 4 words.
+ *   reward(a, y)   2 * correct + style, in [0, 3].
+ * So "Answer: a d b." scores 3, the terse SFT target "a d b" 2.5. */
+
+#define TB_TASK_MAX_ITEMS 64 /* list items the solver accepts */
+
+typedef enum { TB_TASK_COPY, TB_TASK_REVERSE, TB_TASK_SORT, TB_TASK_ARITHMETIC, TB_TASK_N_FAMILIES } tb_task_family;
+
+const char *tb_task_family_name(int family); /* "copy", "reverse", "sort", "arithmetic" */
+int tb_task_family_parse(const char *name);  /* the family, or -1 for an unknown name */
+
+/* The programmatic answer of prompt into answer[0..cap) (NUL-terminated), its family into *family
+ * (may be NULL). Returns 1, or 0 when the prompt is of no known form or the answer needs more than
+ * cap bytes (*family is then untouched). An answer never needs more than strlen(prompt) + 24 bytes. */
+int tb_task_solve(const char *prompt, char *answer, size_t cap, int *family);
+int tb_task_correct(const char *answer, const char *response);
+double tb_task_style(const char *answer, const char *response);
+double tb_task_reward(const char *answer, const char *response);
+
+/* ---- instruction datasets ------------------------------------------------------------------------
+ *
+ * Four parts: sft (SFT training), sft_eval (held-out instructions: task accuracy, win rate, f_SFT on
+ * the eval split), pref (DPO training) and pref_eval (held-out pairs: f_DPO on the eval split, reward
+ * accuracy). The SFT response is the terse bare answer; the preferred response of a pair is
+ * "Answer: X." and the rejected one differs by the pair's contrast:
+ *   correctness  "Answer: W." with W wrong: off by one (arithmetic), two neighbours swapped or one item
+ *                dropped (lists); R(chosen) - R(rejected) = 2;
+ *   style        the bare answer X (breaks rules 1 and 2, like the SFT targets); difference 0.5;
+ *   both         the bare wrong answer W; difference 2.5.
+ * The preferred style differs from the SFT targets on purpose: the conflict is what makes forgetting
+ * measurable (posttrain.md).
+ *
+ * The generator (tb_instruct_generate) is a pure function of its arguments. Item i of every part has
+ * family i mod 4, and pair i contrast i mod 3, so both are in equal shares (+-1) for any count. Every
+ * prompt is distinct across all four parts. The eval parts are drawn first, each from its own RNG
+ * stream ("instruct/sft_eval", "instruct/pref_eval", then "instruct/sft", "instruct/pref"), so they do
+ * not depend on n_sft or n_pref: a training set can grow while the evaluation stays fixed.
+ *
+ * The JSONL export (tb_instruct_save_jsonl writes all four files to a directory):
+ *   sft.jsonl, sft_eval.jsonl    "prompt", "response": strings, required
+ *   pref.jsonl, pref_eval.jsonl  "prompt", "chosen", "rejected": strings, required
+ * and on every line, optional: "answer" (the bare answer; default: tb_task_solve(prompt), NULL when
+ * the prompt is of no known form), "family" (a tb_task_family_name; default: the solver's family, or
+ * unknown) and, in the pair files, "contrast" ("correctness", "style" or "both"; default unknown).
+ * Other fields are ignored; blank lines are skipped; strings are non-empty. Items whose answer is
+ * NULL have no checker: the workload reports task accuracy and win rate over the checkable items
+ * only. A prompt that repeats within or across the files is accepted (real data has such prompts);
+ * the loader warns when an eval prompt also appears in a training file. */
+
+typedef enum { TB_CONTRAST_CORRECTNESS, TB_CONTRAST_STYLE, TB_CONTRAST_BOTH, TB_CONTRAST_N } tb_pref_contrast;
+
+const char *tb_pref_contrast_name(int contrast); /* "correctness", "style", "both" */
+int tb_pref_contrast_parse(const char *name);    /* the contrast, or -1 for an unknown name */
+
+typedef struct {
+    char *prompt, *response; /* response: the SFT target */
+    char *answer;            /* the bare programmatic answer; NULL when unknown (no checker) */
+    int family;              /* tb_task_family, -1 when unknown */
+} tb_sft_item;
+
+typedef struct {
+    char *prompt, *chosen, *rejected;
+    char *answer; /* as in tb_sft_item */
+    int family;   /* tb_task_family, -1 when unknown */
+    int contrast; /* tb_pref_contrast, -1 when unknown */
+} tb_pref_item;
+
+typedef struct {
+    uint64_t seed; /* the generator's seed; 0 for a JSONL import */
+    tb_sft_item *sft, *sft_eval;
+    tb_pref_item *pref, *pref_eval;
+    long n_sft, n_sft_eval, n_pref, n_pref_eval;
+    void *pool; /* the blocks every string above lives in (private to instruct.c) */
+} tb_instruct_set;
+
+#define TB_INSTRUCT_MAX_ITEMS 4000000L /* items of all four parts together the generator makes */
+
+/* Fills s from seed. Fails (TB_ERR_ARG) unless n_sft >= 1, n_pref >= 1, the eval counts >= 0 and
+ * the total is at most TB_INSTRUCT_MAX_ITEMS. XRIGHT's proportions: n_sft = 3 * n_pref, and 640
+ * eval prompts. */
+int tb_instruct_generate(tb_instruct_set *s, uint64_t seed, long n_sft, long n_pref, long n_sft_eval,
+                         long n_pref_eval);
+void tb_instruct_free(tb_instruct_set *s);
+
+/* For loaders: an empty set with the four arrays allocated (zeroed), to be filled with strings copied
+ * into the set by tb_instruct_strdup. */
+void tb_instruct_alloc(tb_instruct_set *s, long n_sft, long n_pref, long n_sft_eval, long n_pref_eval);
+/* Copies len bytes of text into s's string pool and NUL-terminates them; the copy lives as long as s. */
+char *tb_instruct_strdup(tb_instruct_set *s, const char *text, size_t len);
+
+/* Reads the four parts (format above). sft_path and pref_path are required and must hold at least
+ * one line each. An eval path may be NULL: the eval part is then held out of the training file, as
+ * the floor(n / 10) rows whose prompts have the smallest tb_rng_stream_id hash (ties: the earlier
+ * row). The rule needs no seed, does not depend on the order of the lines, and keeps a prompt on the
+ * same side in every copy of the file. Errors name the file, the line and the field. */
+int tb_instruct_load_jsonl(tb_instruct_set *s, const char *sft_path, const char *pref_path, const char *sft_eval_path,
+                           const char *pref_eval_path);
+/* Writes sft.jsonl, sft_eval.jsonl, pref.jsonl and pref_eval.jsonl (an empty part gives an empty file)
+ * into dir (created if missing), with every known answer, family and contrast, so loading the four
+ * files gives s again (but for the seed). */
+int tb_instruct_save_jsonl(const char *dir, const tb_instruct_set *s);
 
 #endif

@@ -1,14 +1,14 @@
 /*
  * qa_jsonl.c: QA sets as JSONL exports, TOFU's field names (the format is in data.h, "QA datasets").
  *
- * Loading reads each file into one JSON object per line, then makes two passes: the first checks every
- * field and numbers the authors and attribute names in order of first appearance (jansson objects keep
- * insertion order, so they serve as the name -> index maps), the second copies the strings into a set
- * allocated at its final size. Every error names the file, the line and the field.
+ * Loading reads each file into one JSON object per line (tb_jsonl_read), then makes two passes: the
+ * first checks every field and numbers the authors and attribute names in order of first appearance
+ * (jansson objects keep insertion order, so they serve as the name -> index maps), the second copies
+ * the strings into a set allocated at its final size. Every error names the file, the line and the
+ * field.
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -20,14 +20,7 @@
 #define HINT_FORMAT "fix the line; the JSONL format is described in src/data/data.h, section \"QA datasets\""
 #define HINT_WRITE "check that the directory is writable and has free space"
 
-/* ---- files as rows ------------------------------------------------------------------------------ */
-
-typedef struct {
-    char *path;
-    json_t **rows; /* one object per non-blank line */
-    int *lines;    /* the line number of each row, for messages */
-    long n, cap;
-} jsonl_file;
+/* ---- files -------------------------------------------------------------------------------------- */
 
 static char *join_path(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -36,75 +29,11 @@ static char *join_path(const char *dir, const char *name) {
     return p;
 }
 
-static void file_free(jsonl_file *f) {
-    for (long i = 0; i < f->n; i++) json_decref(f->rows[i]);
-    tb_free(f->rows);
-    tb_free(f->lines);
-    tb_free(f->path);
-    memset(f, 0, sizeof *f);
-}
-
-static void append_row(jsonl_file *f, json_t *row, int line) {
-    if (f->n == f->cap) {
-        long cap = f->cap ? 2 * f->cap : 256;
-        json_t **rows = tb_malloc((size_t)cap * sizeof *rows);
-        int *lines = tb_malloc((size_t)cap * sizeof *lines);
-        if (f->n) {
-            memcpy(rows, f->rows, (size_t)f->n * sizeof *rows);
-            memcpy(lines, f->lines, (size_t)f->n * sizeof *lines);
-        }
-        tb_free(f->rows);
-        tb_free(f->lines);
-        f->rows = rows;
-        f->lines = lines;
-        f->cap = cap;
-    }
-    f->rows[f->n] = row;
-    f->lines[f->n++] = line;
-}
-
-static int is_blank(const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') return 0;
-    return 1;
-}
-
-static int parse_line(jsonl_file *f, const char *text, size_t len, int line) {
-    json_error_t err;
-    json_t *row = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
-    if (!row)
-        return TB_ERROR(TB_ERR_FORMAT, "each line must hold one JSON object", "%s:%d:%d: not valid JSON: %s", f->path,
-                        line, err.column, err.text);
-    if (!json_is_object(row)) {
-        json_decref(row);
-        return TB_ERROR(TB_ERR_FORMAT, "each line must hold one JSON object ({...})",
-                        "%s:%d: the line is not a JSON object", f->path, line);
-    }
-    append_row(f, row, line);
-    return TB_OK;
-}
-
 /* Reads dir/name into f. A missing optional file leaves f empty. */
-static int read_file(const char *dir, const char *name, int required, jsonl_file *f) {
-    memset(f, 0, sizeof *f);
-    f->path = join_path(dir, name);
-    FILE *in = fopen(f->path, "rb");
-    if (!in && errno == ENOENT && !required) return TB_OK;
-    if (!in)
-        return TB_ERROR(TB_ERR_IO, "give the directory of a JSONL export: it must hold authors.jsonl",
-                        "cannot open %s: %s", f->path, strerror(errno));
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int line = 0, rc = TB_OK;
-    while (rc == TB_OK && (len = getline(&buf, &cap, in)) >= 0) {
-        line++;
-        if (!is_blank(buf, (size_t)len)) rc = parse_line(f, buf, (size_t)len, line);
-    }
-    if (rc == TB_OK && ferror(in))
-        rc = TB_ERROR(TB_ERR_IO, "check the file", "cannot read %s: %s", f->path, strerror(errno));
-    free(buf); /* getline's buffer comes from malloc */
-    fclose(in);
+static int read_file(const char *dir, const char *name, int required, tb_jsonl *f) {
+    char *path = join_path(dir, name);
+    int rc = tb_jsonl_read(path, required, HINT_FORMAT, f);
+    tb_free(path);
     if (rc == TB_OK && required && f->n == 0)
         rc = TB_ERROR(TB_ERR_FORMAT, "write one QA item per line", "%s holds no QA items", f->path);
     return rc;
@@ -112,30 +41,13 @@ static int read_file(const char *dir, const char *name, int required, jsonl_file
 
 /* ---- fields ------------------------------------------------------------------------------------- */
 
-static int valid_string(const json_t *v) {
-    return json_is_string(v) && json_string_length(v) > 0 && strlen(json_string_value(v)) == json_string_length(v);
-}
-
-/* A non-empty string without NUL bytes; *out NULL when the field is absent and not required. */
-static int get_string(const jsonl_file *f, long i, const char *key, int required, const char **out) {
-    const json_t *v = json_object_get(f->rows[i], key);
-    *out = NULL;
-    if (!v && required)
-        return TB_ERROR(TB_ERR_FORMAT, HINT_FORMAT, "%s:%d: field \"%s\" is missing", f->path, f->lines[i], key);
-    if (v && !valid_string(v))
-        return TB_ERROR(TB_ERR_FORMAT, HINT_FORMAT, "%s:%d: field \"%s\" must be a non-empty string", f->path,
-                        f->lines[i], key);
-    if (v) *out = json_string_value(v);
-    return TB_OK;
-}
-
-static int check_perturbed(const jsonl_file *f, long i) {
+static int check_perturbed(const tb_jsonl *f, long i) {
     const json_t *v = json_object_get(f->rows[i], "perturbed_answer");
     if (!v)
         return TB_ERROR(TB_ERR_FORMAT, HINT_FORMAT, "%s:%d: field \"perturbed_answer\" is missing", f->path,
                         f->lines[i]);
     int ok = json_is_array(v) && json_array_size(v) >= 1 && json_array_size(v) <= TB_QA_MAX_PERTURBED;
-    for (size_t j = 0; ok && j < json_array_size(v); j++) ok = valid_string(json_array_get(v, j));
+    for (size_t j = 0; ok && j < json_array_size(v); j++) ok = tb_jsonl_is_text(json_array_get(v, j));
     if (!ok)
         return TB_ERROR(TB_ERR_FORMAT, "give the wrong answers as a list, e.g. [\"first\", \"second\"]",
                         "%s:%d: field \"perturbed_answer\" must be an array of strings (1 to %d, non-empty)", f->path,
@@ -143,7 +55,7 @@ static int check_perturbed(const jsonl_file *f, long i) {
     return TB_OK;
 }
 
-static int check_attributes(const jsonl_file *f, long i) {
+static int check_attributes(const tb_jsonl *f, long i) {
     json_t *v = json_object_get(f->rows[i], "attributes");
     if (!v) return TB_OK;
     if (!json_is_object(v))
@@ -152,7 +64,7 @@ static int check_attributes(const jsonl_file *f, long i) {
     const char *key;
     const json_t *value;
     json_object_foreach(v, key, value)
-        if (!valid_string(value) || !key[0])
+        if (!tb_jsonl_is_text(value) || !key[0])
             return TB_ERROR(TB_ERR_FORMAT, "every attribute needs a name and a non-empty string value",
                             "%s:%d: field \"attributes\": attribute \"%s\" must be a non-empty string", f->path,
                             f->lines[i], key);
@@ -179,15 +91,15 @@ typedef struct {
 /* Pass one over an author file: every field checked, authors and attributes numbered. rows of this
  * file are numbered from row0 in the maps' row arrays; authors added before first_new belong to
  * authors.jsonl. */
-static int scan_author_file(const jsonl_file *f, const char *default_prefix, int first_new, long row0, qa_maps *m) {
+static int scan_author_file(const tb_jsonl *f, const char *default_prefix, int first_new, long row0, qa_maps *m) {
     for (long i = 0; i < f->n; i++) {
         const char *text, *author, *attribute;
-        TB_CHECK(get_string(f, i, "question", 1, &text));
-        TB_CHECK(get_string(f, i, "answer", 1, &text));
-        TB_CHECK(get_string(f, i, "paraphrased_answer", 1, &text));
+        TB_CHECK(tb_jsonl_string(f, i, "question", &text));
+        TB_CHECK(tb_jsonl_string(f, i, "answer", &text));
+        TB_CHECK(tb_jsonl_string(f, i, "paraphrased_answer", &text));
         TB_CHECK(check_perturbed(f, i));
-        TB_CHECK(get_string(f, i, "author", 0, &author));
-        TB_CHECK(get_string(f, i, "attribute", 0, &attribute));
+        TB_CHECK(tb_jsonl_string_opt(f, i, "author", &author));
+        TB_CHECK(tb_jsonl_string_opt(f, i, "attribute", &attribute));
         TB_CHECK(check_attributes(f, i));
         char fallback[64];
         if (!author) {
@@ -219,7 +131,7 @@ static void copy_perturbed(tb_qa_set *s, tb_qa_item *it, const json_t *row) {
 }
 
 /* Pass two: the items of one author file, and the author values their lines give. */
-static int copy_author_file(tb_qa_set *s, const jsonl_file *f, long row0, const qa_maps *m) {
+static int copy_author_file(tb_qa_set *s, const tb_jsonl *f, long row0, const qa_maps *m) {
     for (long i = 0; i < f->n; i++) {
         const json_t *row = f->rows[i];
         tb_qa_item *it = &s->items[row0 + i];
@@ -247,14 +159,14 @@ static int copy_author_file(tb_qa_set *s, const jsonl_file *f, long row0, const 
 
 /* ---- world.jsonl -------------------------------------------------------------------------------- */
 
-static int scan_world_file(const jsonl_file *f, long *n_famous, long *n_world) {
+static int scan_world_file(const tb_jsonl *f, long *n_famous, long *n_world) {
     *n_famous = *n_world = 0;
     for (long i = 0; i < f->n; i++) {
         const char *text, *kind;
-        TB_CHECK(get_string(f, i, "question", 1, &text));
-        TB_CHECK(get_string(f, i, "answer", 1, &text));
+        TB_CHECK(tb_jsonl_string(f, i, "question", &text));
+        TB_CHECK(tb_jsonl_string(f, i, "answer", &text));
         TB_CHECK(check_perturbed(f, i));
-        TB_CHECK(get_string(f, i, "kind", 1, &kind));
+        TB_CHECK(tb_jsonl_string(f, i, "kind", &kind));
         if (strcmp(kind, "author") != 0 && strcmp(kind, "world") != 0)
             return TB_ERROR(TB_ERR_FORMAT, "kind is \"author\" (famous authors) or \"world\" (world facts)",
                             "%s:%d: field \"kind\" is \"%s\"", f->path, f->lines[i], kind);
@@ -264,7 +176,7 @@ static int scan_world_file(const jsonl_file *f, long *n_famous, long *n_world) {
     return TB_OK;
 }
 
-static void copy_world_file(tb_qa_set *s, const jsonl_file *f) {
+static void copy_world_file(tb_qa_set *s, const tb_jsonl *f) {
     long famous = 0, world = 0;
     for (long i = 0; i < f->n; i++) {
         const json_t *row = f->rows[i];
@@ -290,7 +202,7 @@ static void copy_names(tb_qa_set *s, const qa_maps *m) {
     }
 }
 
-static int load_files(const jsonl_file *train, const jsonl_file *holdout, const jsonl_file *world, qa_maps *m,
+static int load_files(const tb_jsonl *train, const tb_jsonl *holdout, const tb_jsonl *world, qa_maps *m,
                       tb_qa_set *s) {
     const long n_items = train->n + holdout->n;
     m->row_author = tb_malloc((size_t)n_items * sizeof(int));
@@ -316,7 +228,7 @@ static int load_files(const jsonl_file *train, const jsonl_file *holdout, const 
 
 int tb_qa_load_jsonl(const char *dir, tb_qa_set *s) {
     memset(s, 0, sizeof *s);
-    jsonl_file train, holdout, world;
+    tb_jsonl train, holdout, world;
     int rc = read_file(dir, "authors.jsonl", 1, &train);
     if (rc == TB_OK) rc = read_file(dir, "holdout.jsonl", 0, &holdout);
     else memset(&holdout, 0, sizeof holdout);
@@ -328,9 +240,9 @@ int tb_qa_load_jsonl(const char *dir, tb_qa_set *s) {
     json_decref(m.attrs);
     tb_free(m.row_author);
     tb_free(m.row_attr);
-    file_free(&train);
-    file_free(&holdout);
-    file_free(&world);
+    tb_jsonl_free(&train);
+    tb_jsonl_free(&holdout);
+    tb_jsonl_free(&world);
     return rc;
 }
 

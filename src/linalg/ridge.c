@@ -112,22 +112,21 @@ static int sum_identical(MPI_Comm comm, double *buf, int n) {
  * BLACS grids and block-cyclic matrices */
 
 typedef struct {
-    int handle, ctx; /* the BLACS system handle of the communicator, and the grid made from it */
+    int ctx; /* the BLACS grid */
     int nprow, npcol, myrow, mycol;
 } grid;
 
-static void grid_open(grid *g, MPI_Comm comm, int nprow, int npcol) {
-    g->handle = Csys2blacs_handle(comm);
-    g->ctx = g->handle;
+/* A grid over the communicator of BLACS system handle `handle`. Every grid of one communicator shares
+ * that handle (BLACS hands out one per communicator), so the caller frees it once, after the last
+ * grid_close: freeing it per grid warns about a handle that no longer exists. */
+static void grid_open(grid *g, int handle, int nprow, int npcol) {
+    g->ctx = handle;
     Cblacs_gridinit(&g->ctx, "Row", nprow, npcol);
     Cblacs_gridinfo(g->ctx, &g->nprow, &g->npcol, &g->myrow, &g->mycol);
     TB_ASSERT(g->nprow == nprow && g->npcol == npcol && g->myrow >= 0); /* every rank is in the grid */
 }
 
-static void grid_close(grid *g) {
-    Cblacs_gridexit(g->ctx);
-    Cfree_blacs_system_handle(g->handle);
-}
+static void grid_close(grid *g) { Cblacs_gridexit(g->ctx); }
 
 /* As square as the rank count allows, every rank in it, nprow <= npcol. */
 static void square_shape(int size, int *nprow, int *npcol) {
@@ -228,8 +227,9 @@ static int solve(MPI_Comm comm, const double *X, const double *Y, long n_local, 
     int N = (int)n_total, nprow, npcol;
     square_shape(size, &nprow, &npcol);
     grid rows, g;
-    grid_open(&rows, comm, 1, size);
-    grid_open(&g, comm, nprow, npcol);
+    int handle = Csys2blacs_handle(comm);
+    grid_open(&rows, handle, 1, size);
+    grid_open(&g, handle, nprow, npcol);
     int rank;
     MPI_Comm_rank(comm, &rank);
     TB_ASSERT(rows.mycol == rank); /* BLACS numbers a "Row" grid's processes in the communicator's order */
@@ -271,6 +271,7 @@ static int solve(MPI_Comm comm, const double *X, const double *Y, long n_local, 
     tb_free(C.a);
     grid_close(&g);
     grid_close(&rows);
+    Cfree_blacs_system_handle(handle);
     tb_free(offsets);
     return rc;
 }

@@ -1,21 +1,35 @@
 """claims.py RESULTS.h5
 
-Checks the papers' claims on one unlearn results file and prints each as held, not held or not testable
-(with the reason), followed by the numbers behind it:
+Checks the papers' claims on one unlearn or posttrain results file and prints each as held, not held or
+not testable (with the reason), followed by the numbers behind it.
+
+Unlearn:
 (a) WAGLE improves forgetting at matched utility (WAGLE, arXiv 2410.17509);
 (b) SPUNGE improves its base method, per merge rule (SPUNGE, arXiv 2406.11780);
 (c) NPO keeps more utility than gradient ascent (NPO; the survey arXiv 2402.08787).
 Only done points count; a variant is compared with its base (the method string without the +wagle or
 +spunge part) at the same split and the same other hyperparameters (the wagle.* or spunge.* keys
 aside), each side the mean over its seeds (FQ as the mean of log10 FQ). WAGLE's ablation scores
-(+wagle-<score>) are listed but not counted. Exit status 0 whenever
-the file reads (a claim that does not hold is a finding), 1 when it is not an unlearn results file.
-Run with /usr/bin/python3.
+(+wagle-<score>) are listed but not counted.
+
+Posttrain (XRIGHT, arXiv 2410.15483; analysis/posttrain.py), each side the mean over its seeds at the
+same mode, λ and other hyperparameters:
+(a) Sequential forgets SFT during DPO: per Sequential configuration, the final f_SFT exceeds f_SFT at the
+    end of its SFT phase by more than 1e-3;
+(b) ALRIGHT and MAXRIGHT end closer to the utopia point than Sequential: a lower ideal distance at every
+    λ;
+(c) Mix costs noticeably more time than ALRIGHT and MAXRIGHT: mean train_s ratio above 1.2.
+
+Exit status 0 whenever the file reads (a claim that does not hold is a finding), 1 when it is not an
+unlearn or posttrain results file. Run with /usr/bin/python3.
 """
 import argparse
 import math
 
-from results import DONE, configurations, format_value, load, mean_over, over_seeds, run
+import posttrain
+from results import DONE, configurations, format_value, load, mean_over, over_seeds, parse_method, run
+
+PARSERS = {"unlearn": parse_method, "posttrain": posttrain.parse_method}
 
 MU_TOLERANCE = 0.02     # a variant "keeps" utility when its MU is at most this much (absolute) below the base's
 ROUGE_COMPARABLE = 0.05  # forget ROUGE-L values this close (absolute) count as the same amount of forgetting
@@ -201,9 +215,12 @@ def npo_vs_ga(res, configs):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1], prog="claims.py")
-    p.add_argument("results", help="an unlearn results file (trustbench run SPEC -o RESULTS.h5)")
+    p.add_argument("results", help="an unlearn or posttrain results file (trustbench run SPEC -o RESULTS.h5)")
     args = p.parse_args()
-    with load(args.results) as res:
+    with load(args.results, PARSERS) as res:
+        if res.workload == "posttrain":
+            print("\n".join(posttrain.claim_lines(res)))
+            return 0
         configs = [c for split in res.split_names() for c in configurations(res, split) if c.done]
         print(f"claims on {args.results} ({len(res.rows(DONE))} done points; each side is the mean over its seeds, "
               f"FQ as mean log10 FQ; MU tolerance {MU_TOLERANCE} absolute; forget ROUGE-L comparable within "

@@ -1,12 +1,19 @@
 """plots.py RESULTS.h5 --out DIR
 
-Writes, for every data.split of an unlearn results file:
+Writes the figures of an unlearn or a posttrain results file into DIR.
+
+For every data.split of an unlearn results file:
 - DIR/frontier_<split>.png: forget quality (log10 axis) against model utility, one marker per method
   configuration at the mean over its seeds' done points (bars: std over seeds; FQ averaged as log10),
   the Target and Retain models as references, and the frontier of the unlearning methods (no other
   configuration has both a higher FQ and a higher MU) dashed;
 - DIR/loss_<split>.png: each unlearning configuration's loss curve (/curves/loss, mean over seeds) per
   logged step.
+For every mode and λ of a posttrain results file (analysis/posttrain.py):
+- DIR/trajectory_<mode>_lambda<λ>.png: f_SFT against f_DPO on the eval sets (/curves/f_sft_eval,
+  f_dpo_eval), one line per method configuration (mean over seeds at each logged step, a square at the
+  end), and the utopia point (f*_SFT, f*_DPO) as a star;
+- DIR/loss_<mode>_lambda<λ>.png: the training loss and the two eval losses against the step.
 Run with /usr/bin/python3.
 """
 import argparse
@@ -21,7 +28,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from results import configurations, load, over_seeds, run, split_title  # noqa: E402
+import posttrain  # noqa: E402
+from results import configurations, load, over_seeds, parse_method, run, split_title  # noqa: E402
+
+PARSERS = {"unlearn": parse_method, "posttrain": posttrain.parse_method}
 
 MARKERS = {"none": "*", "retain": "*", "ga": "o", "graddiff": "s", "npo": "^", "simnpo": "v",
            "idkdpo": "D", "rmu": "P", "undial": "X"}
@@ -125,15 +135,18 @@ def plot_losses(curves, split, configs, colour, path):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1], prog="plots.py")
-    p.add_argument("results", help="an unlearn results file (trustbench run SPEC -o RESULTS.h5)")
+    p.add_argument("results", help="an unlearn or posttrain results file (trustbench run SPEC -o RESULTS.h5)")
     p.add_argument("--out", required=True, help="directory for the PNG files (created when missing)")
     args = p.parse_args()
-    with load(args.results) as res:
+    with load(args.results, PARSERS) as res:
         try:
             os.makedirs(args.out, exist_ok=True)
         except OSError as e:
             print(f"error: cannot create the output directory {args.out}: {e.strerror}", file=sys.stderr)
             return 1
+        if res.workload == "posttrain":
+            print("\n".join(posttrain.write_plots(res, args.out)))
+            return 0
         curves = res.curve("loss")
         if curves is None:
             print(f"{args.results} has no /curves/loss: no loss plots")

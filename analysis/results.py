@@ -1,12 +1,14 @@
-"""Reading unlearn results files (layout: results/README.md) for the analysis scripts.
+"""Reading trustbench results files (layout: results/README.md) for the analysis scripts.
 
-load(path) opens and validates one file and returns a Results: the /points columns decoded (each
-method parsed into its base and its WAGLE / SPUNGE parts, the swept hyperparameters as arrays) and the
-/metrics read whole; /samples and /curves are read on demand. configurations() groups a split's run
-points by everything but the seed, in the order the papers' tables use, and over_seeds() gives a
-configuration's mean and std over seeds. A file that is not an unlearn results file raises
-ResultsError, whose text names the file, the place and the fix; every script turns it into one line
-on stderr and exit status 1.
+load(path, parsers) opens and validates one file of a workload the caller reads (parsers maps each such
+workload to the parser of its /points/method strings; by default the unlearn workload alone) and
+returns a Results: the /points columns decoded (each method parsed, the swept hyperparameters as arrays)
+and the /metrics read whole; /samples and /curves are read on demand. For unlearn files,
+configurations() groups a split's run points by everything but the seed, in the order the papers'
+tables use, and over_seeds() gives a configuration's mean and std over seeds (analysis/posttrain.py
+does the same for posttrain files). A file that is not a results file of one of those workloads raises
+ResultsError, whose text names the file, the place and the fix; every script turns it into one line on
+stderr and exit status 1. The table cell formatting the workloads share lives here too.
 """
 import json
 import math
@@ -32,7 +34,8 @@ _METHOD = re.compile(r"(?P<base>[a-z]+)(?:\+wagle(?:-(?P<score>[a-z]+))?\((?P<wa
 
 
 class ResultsError(Exception):
-    """The file is not a readable unlearn results file; the text names the file, the place and the fix."""
+    """The file is not a readable results file of the workload asked for; the text names the file, the place
+    and the fix."""
 
 
 @dataclass(frozen=True)
@@ -168,27 +171,39 @@ class Config:
     label: str = ""
 
 
-class Results:
-    """An open unlearn results file; use load(). Row arrays are indexed by the file's row."""
+def _article(word):
+    return "an" if word[:1] in "aeiou" else "a"
 
-    def __init__(self, path, f):
+
+def _not_a_results_file(path, workload, what):
+    """The ResultsError for a file that is not a results file of `workload` (the reader expected)."""
+    return ResultsError(f"{path}: not {_article(workload)} {workload} results file: {what} (analysis/ reads the "
+                        f"files `trustbench run` writes for a spec with workload: {workload})")
+
+
+class Results:
+    """An open results file; use load(). Row arrays are indexed by the file's row. methods holds what the
+    workload's parser made of each run row's /points/method (None for pending rows)."""
+
+    def __init__(self, path, f, workload, parse):
         self.path = path
+        self.workload = workload
         self._f = f
         self.attrs = {k: _text(v) for k, v in f.attrs.items()}
         if "points" not in f or not isinstance(f["points"], h5py.Group):
-            self._fail("has no /points group")
+            self.fail("has no /points group")
         points = f["points"]
         for col in REQUIRED_COLUMNS:
             if not isinstance(points.get(col), h5py.Dataset):
-                self._fail(f"has no /points/{col} dataset")
+                self.fail(f"has no /points/{col} dataset")
         self.n_points = points["status"].shape[0] if points["status"].ndim == 1 else -1
         for col in points:
             self._check_rows(f"/points/{col}", points[col])
         self.status = points["status"][()].astype(np.int64)
         bad = np.flatnonzero((self.status < PENDING) | (self.status > FAILED))
         if bad.size:
-            self._fail(f"/points/status row {bad[0]} holds {self.status[bad[0]]}, not 0 (pending), "
-                       "1 (done) or 2 (failed)")
+            self.fail(f"/points/status row {bad[0]} holds {self.status[bad[0]]}, not 0 (pending), "
+                      "1 (done) or 2 (failed)")
         self.ids = points["id"][()].astype(np.int64)
         self.seeds = points["seed"][()].astype(np.int64)
         self.failures = (_text(points["failure"][()]) if "failure" in points else [""] * self.n_points)
@@ -196,35 +211,35 @@ class Results:
         for i, text in enumerate(_text(points["method"][()])):
             if self.status[i] != PENDING:
                 try:
-                    self.methods[i] = parse_method(text)
+                    self.methods[i] = parse(text)
                 except ValueError as e:
-                    self._fail(f"/points/method row {i} (point id {self.ids[i]}): {e}")
+                    self.fail(f"/points/method row {i} (point id {self.ids[i]}): {e}")
         self.hyper_keys = self._hyperparameter_keys(points)
         self.hyper = {}
         for key in self.hyper_keys:
             if key not in points:
-                self._fail(f"/points has attribute hyperparameters naming {key!r} but no such dataset")
+                self.fail(f"/points has attribute hyperparameters naming {key!r} but no such dataset")
             values = points[key][()]
             if values.dtype.kind in "SO":  # fixed-length (the writer's) or variable-length strings
                 values = np.array([_text(v) for v in values], dtype=object)
             self.hyper[key] = values
         self.splits = self._row_splits()
         if "metrics" not in f or not isinstance(f["metrics"], h5py.Group):
-            self._fail("has no /metrics group")
+            self.fail("has no /metrics group")
         self.metrics = {}
         for name, ds in f["metrics"].items():
             self._check_rows(f"/metrics/{name}", ds)
             self.metrics[name] = ds[()].astype(np.float64)
         self._log10_fq = self._log10_forget_quality()
 
-    def _fail(self, what):
-        raise ResultsError(f"{self.path}: not an unlearn results file: {what} "
-                           "(analysis/ reads the files `trustbench run` writes for a spec with workload: unlearn)")
+    def fail(self, what):
+        """Raises the ResultsError saying that this file is not a valid results file of its workload: what."""
+        raise _not_a_results_file(self.path, self.workload, what)
 
     def _check_rows(self, name, ds):
         if not isinstance(ds, h5py.Dataset) or ds.ndim < 1 or ds.shape[0] != self.n_points:
             shape = ds.shape if isinstance(ds, h5py.Dataset) else "a group"
-            self._fail(f"{name} has shape {shape}, expected {self.n_points} rows like /points/status")
+            self.fail(f"{name} has shape {shape}, expected {self.n_points} rows like /points/status")
 
     def _hyperparameter_keys(self, points):
         """The swept keys: the /points attribute when the writer left it, else every non-built-in column."""
@@ -309,8 +324,11 @@ class Results:
         self.close()
 
 
-def load(path):
-    """Opens path and validates it as an unlearn results file; raises ResultsError naming what is wrong."""
+def load(path, parsers=None):
+    """Opens path and validates it as a results file of one of the workloads in parsers (workload -> the
+    parser of its /points/method strings; default: unlearn alone); raises ResultsError naming what is
+    wrong."""
+    parsers = parsers or {"unlearn": parse_method}
     try:
         f = h5py.File(path, "r")
     except FileNotFoundError:
@@ -320,11 +338,11 @@ def load(path):
                            "`trustbench run`") from None
     try:
         workload = _text(f.attrs.get("workload", None))
-        if workload != "unlearn":
+        if not isinstance(workload, str) or workload not in parsers:
             what = "has no root attribute 'workload'" if workload is None else f"its workload is {workload!r}"
-            raise ResultsError(f"{path}: not an unlearn results file: {what}, expected 'unlearn' "
-                               "(analysis/ reads the files `trustbench run` writes for a spec with workload: unlearn)")
-        return Results(path, f)
+            expected = " or ".join(map(repr, parsers))
+            raise _not_a_results_file(path, " or ".join(parsers), f"{what}, expected {expected}")
+        return Results(path, f, workload, parsers[workload])
     except BaseException:
         f.close()
         raise
@@ -394,6 +412,45 @@ def mean_over(values, rows):
     if values is None or len(rows) == 0:
         return math.nan
     return summarise(values[rows])[0]
+
+
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text):
+    return "".join(LATEX_SPECIAL.get(c, c) for c in text)
+
+
+def sci_latex(x, digits):
+    mantissa, _, exponent = f"{x:.{digits}e}".partition("e")
+    return rf"{mantissa}{{\times}}10^{{{int(exponent)}}}"
+
+
+def format_cell(mean, std, n, kind, latex, signed=False):
+    """mean ± std in the column's notation (kind: "sci" or the decimals; signed: the mean with its sign,
+    for changes); the mean alone for one seed, a dash when nothing was measured."""
+    if n == 0:
+        return "--" if latex else "–"
+    if kind == "sci":
+        m = sci_latex(mean, 2) if latex else f"{mean:.2e}"
+        s = (sci_latex(std, 1) if latex else f"{std:.1e}") if n > 1 else ""
+    else:
+        m, s = f"{mean:{'+' if signed else ''}.{kind}f}", f"{std:.{kind}f}" if n > 1 else ""
+    if latex:
+        return f"${m} \\pm {s}$" if s else f"${m}$"
+    return f"{m} ± {s}" if s else m
+
+
+def markdown_grid(header, rows):
+    """The lines of a Markdown table: the header, the alignment row (first column left, the others right)
+    and the rows, every column padded to its widest cell."""
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                           for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+    align = "| " + " | ".join(":" + "-" * (w - 1) if i == 0 else "-" * (w - 1) + ":"
+                             for i, w in enumerate(widths)) + " |"
+    return [line(header), align] + [line(cells) for cells in rows]
 
 
 def run(main):

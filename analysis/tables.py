@@ -1,18 +1,25 @@
 """tables.py RESULTS.h5 [--format markdown|latex] [--split SPLIT] [--out FILE]
 
-The unlearning results as the papers' tables: one per data.split, one row per method configuration
-(Target, Retain, then ga, graddiff, npo, simnpo, idkdpo, rmu, undial, each followed by its +wagle and
-+spunge variants; a method run with several settings gets one row per setting, labelled with the
-hyperparameters that differ), each value the mean ± sample std over the seeds of its done points.
-Failed points are listed under their split's table with the reason the run gave. Run with
-/usr/bin/python3.
+The results of an unlearn or posttrain results file as the papers' tables, each value the mean ± sample
+std over the seeds of its done points; failed points are listed under their table with the reason the
+run gave. Unlearn: one table per data.split, one row per method configuration (Target, Retain, then
+ga, graddiff, npo, simnpo, idkdpo, rmu, undial, each followed by its +wagle and +spunge variants; a
+method run with several settings gets one row per setting, labelled with the hyperparameters that
+differ). Posttrain: per mode (full, lora), XRIGHT's table (rows Sequential, Mix, ALRIGHT, MAXRIGHT; per
+λ task accuracy, win rate, ideal distance and the runtime change against Sequential) and a table of the
+optimality gaps, reward accuracy and Sequential's SFT loss at its switch (analysis/posttrain.py). Run
+with /usr/bin/python3.
 """
 import argparse
 import sys
 
 import numpy as np
 
-from results import DONE, PENDING, configurations, load, over_seeds, run, split_title
+import posttrain
+from results import (DONE, PENDING, configurations, format_cell, latex_escape, load, markdown_grid, over_seeds,
+                     parse_method, run, split_title)
+
+PARSERS = {"unlearn": parse_method, "posttrain": posttrain.parse_method}
 
 # (Markdown header, LaTeX header, metric, format): "sci" = scientific notation, else decimals
 COLUMNS = (
@@ -24,31 +31,6 @@ COLUMNS = (
     ("relearn", "Relearn", "relearn_recovery", 3),
     ("probe", "Probe", "probe_acc", 3),
 )
-LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def latex_escape(text):
-    return "".join(LATEX_SPECIAL.get(c, c) for c in text)
-
-
-def sci_latex(x, digits):
-    mantissa, _, exponent = f"{x:.{digits}e}".partition("e")
-    return rf"{mantissa}{{\times}}10^{{{int(exponent)}}}"
-
-
-def format_cell(mean, std, n, kind, latex):
-    """mean ± std in the column's notation; the mean alone for one seed, a dash when nothing was measured."""
-    if n == 0:
-        return "--" if latex else "–"
-    if kind == "sci":
-        m = sci_latex(mean, 2) if latex else f"{mean:.2e}"
-        s = (sci_latex(std, 1) if latex else f"{std:.1e}") if n > 1 else ""
-    else:
-        m, s = f"{mean:.{kind}f}", f"{std:.{kind}f}" if n > 1 else ""
-    if latex:
-        return f"${m} \\pm {s}$" if s else f"${m}$"
-    return f"{m} ± {s}" if s else m
 
 
 def column_values(res):
@@ -77,14 +59,9 @@ def table_rows(res, split, latex):
 def markdown_table(res, split):
     rows, failed = table_rows(res, split, latex=False)
     header = ["method", "seeds"] + [c[0] for c in COLUMNS]
-    widths = [max(len(r[i]) for r in [header] + [cells for _, cells in rows]) for i in range(len(header))]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                           for i, (c, w) in enumerate(zip(cells, widths))) + " |"
     out = [f"### {split_title(split)}", "",
-           "Mean ± sample std over the seeds of the done points (– = not measured).", "",
-           line(header), "| " + " | ".join(":" + "-" * (w - 1) if i == 0 else "-" * (w - 1) + ":"
-                                           for i, w in enumerate(widths)) + " |"]
-    out += [line(cells) for _, cells in rows]
+           "Mean ± sample std over the seeds of the done points (– = not measured).", ""]
+    out += markdown_grid(header, [cells for _, cells in rows])
     if failed:
         out += ["", "Failed points:"] + [f"- {f}" for f in failed]
     return "\n".join(out) + "\n"
@@ -110,27 +87,46 @@ def latex_table(res, split):
     return "\n".join(out) + "\n"
 
 
+def unlearn_tables(res, args):
+    """The unlearn file's heading and tables (one per split, or --split's); None after printing the error
+    when --split names a split no point ran on."""
+    splits = res.split_names()
+    if args.split is not None:
+        if args.split not in splits:
+            print(f"error: {args.results}: no points ran on split {args.split!r}; the file has "
+                  f"{', '.join(map(repr, splits)) or 'no points that ran'}", file=sys.stderr)
+            return None
+        splits = [args.split]
+    table = latex_table if args.format == "latex" else markdown_table
+    if args.format == "latex":
+        parts = [f"% Unlearning results: {args.results} (needs \\usepackage{{booktabs}})\n"]
+    else:
+        parts = [f"## Unlearning results: {args.results}\n"]
+    return parts + [table(res, s) for s in splits]
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1], prog="tables.py")
-    p.add_argument("results", help="an unlearn results file (trustbench run SPEC -o RESULTS.h5)")
+    p.add_argument("results", help="an unlearn or posttrain results file (trustbench run SPEC -o RESULTS.h5)")
     p.add_argument("--format", choices=("markdown", "latex"), default="markdown")
-    p.add_argument("--split", help="only this data.split (e.g. forget10)")
+    p.add_argument("--split", help="unlearn: only this data.split (e.g. forget10)")
     p.add_argument("--out", help="write here instead of standard output")
     args = p.parse_args()
-    with load(args.results) as res:
-        splits = res.split_names()
-        if args.split is not None:
-            if args.split not in splits:
-                print(f"error: {args.results}: no points ran on split {args.split!r}; the file has "
-                      f"{', '.join(map(repr, splits)) or 'no points that ran'}", file=sys.stderr)
+    with load(args.results, PARSERS) as res:
+        if res.workload == "posttrain":
+            if args.split is not None:
+                print(f"error: {args.results}: --split selects an unlearn data.split; this is a posttrain "
+                      "results file (its tables are per mode and λ)", file=sys.stderr)
                 return 1
-            splits = [args.split]
-        table = latex_table if args.format == "latex" else markdown_table
-        if args.format == "latex":
-            parts = [f"% Unlearning results: {args.results} (needs \\usepackage{{booktabs}})\n"]
+            if args.format == "latex":
+                parts = [f"% Joint post-training (XRIGHT) results: {args.results} (needs \\usepackage{{booktabs}})\n",
+                         posttrain.latex_tables(res)]
+            else:
+                parts = [f"## Joint post-training (XRIGHT) results: {args.results}\n", posttrain.markdown_tables(res)]
         else:
-            parts = [f"## Unlearning results: {args.results}\n"]
-        parts += [table(res, s) for s in splits]
+            parts = unlearn_tables(res, args)
+            if parts is None:
+                return 1
         pending = int((res.status == PENDING).sum())
         done = int((res.status == DONE).sum())
         note = f"{done} of {res.n_points} points done"

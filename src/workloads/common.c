@@ -49,6 +49,10 @@ static int gather_state(const tb_point_train *pt, const float *part, float *full
     return tb_dp_gather_state(pt->dp, part, full);
 }
 
+static size_t curve_floats(const tb_point_train *pt) {
+    return (size_t)(pt->curve_rows > 1 ? pt->curve_rows : 1) * (size_t)pt->steps;
+}
+
 /* The group's rank 0 writes the point's state; every rank of the group takes part in the gathers. */
 static int save_point(const tb_point_train *pt, long step) {
     tb_model *model = pt->tr->model;
@@ -67,7 +71,7 @@ static int save_point(const tb_point_train *pt, long step) {
     if (rc == TB_OK && group_rank(pt) == 0) {
         tb_ckpt_state st = {.step = step, .opt_m = m, .opt_v = v, .opt_numel = n,
                             .opt_on_adapter = ps == &model->adapter, .trace = pt->curve,
-                            .trace_len = pt->curve ? (size_t)pt->steps : 0};
+                            .trace_len = pt->curve ? curve_floats(pt) : 0};
         rc = tb_checkpoint_save(pt->state_path, model, pt->tok, &st);
     }
     if (zero3) model->params.data = NULL;
@@ -105,7 +109,8 @@ int tb_point_resume(tb_point_train *pt, long *start) {
             if (o->v) memcpy(o->v, st.opt_v, o->numel * sizeof(float));
         }
         pt->tr->opt->step = st.step;
-        if (pt->curve && st.trace) memcpy(pt->curve, st.trace, (st.trace_len < (size_t)pt->steps ? st.trace_len : (size_t)pt->steps) * sizeof(float));
+        size_t n_curve = curve_floats(pt);
+        if (pt->curve && st.trace) memcpy(pt->curve, st.trace, (st.trace_len < n_curve ? st.trace_len : n_curve) * sizeof(float));
         *start = st.step;
     }
     tb_free(st.opt_m);
@@ -140,6 +145,7 @@ int tb_point_train_run(tb_point_train *pt, long start, tb_point_out *out) {
         }
         TB_CHECK(rc);
         if (pt->curve) pt->curve[step] = (float)loss;
+        if (pt->after_step) TB_CHECK(pt->after_step(pt->hook_ctx, step, loss));
         if (isnan(first)) first = loss;
         if (pt->diverge_factor > 0.0f && loss > pt->diverge_factor * first) {
             out->failed = 1;

@@ -16,8 +16,8 @@ const char *const qa_value_names[QA_N_VALUES] = {
     "avg_loss", "avg_loss_para", "avg_loss_pert", "len",      "prob",     "rouge_recall", "rouge_f1",     "truth_ratio",
     "mia_loss", "mia_zlib",      "mia_mink",      "mia_minkpp", "mia_gradnorm", "es",         "em"};
 
-int qa_windows(const tb_tokenizer *tok, const tb_qa_item *items, const long *idx, long n,
-               const char *const *answers, int T, tb_token_windows *w) {
+int qa_text_windows(const tb_tokenizer *tok, const char *const *prompts, const char *const *responses, long n, int T,
+                    tb_token_windows *w) {
     memset(w, 0, sizeof *w);
     w->T = T;
     w->n_windows = n;
@@ -26,9 +26,8 @@ int qa_windows(const tb_tokenizer *tok, const tb_qa_item *items, const long *idx
     int *inp = tb_malloc((size_t)T * sizeof(int)), *targets = tb_malloc((size_t)T * sizeof(int));
     int rc = TB_OK;
     for (long i = 0; i < n && rc == TB_OK; i++) {
-        const tb_qa_item *it = &items[idx[i]];
         int na;
-        rc = tb_qa_encode(tok, it->question, answers ? answers[i] : it->answer, T, inp, targets, &na);
+        rc = tb_qa_encode(tok, prompts[i], responses[i], T, inp, targets, &na);
         if (rc != TB_OK) break;
         int *row = w->tokens + (size_t)i * (T + 1);
         float *mask = w->mask + (size_t)i * T;
@@ -40,6 +39,19 @@ int qa_windows(const tb_tokenizer *tok, const tb_qa_item *items, const long *idx
     tb_free(inp);
     tb_free(targets);
     if (rc != TB_OK) tb_windows_free(w);
+    return rc;
+}
+
+int qa_windows(const tb_tokenizer *tok, const tb_qa_item *items, const long *idx, long n,
+               const char *const *answers, int T, tb_token_windows *w) {
+    const char **q = tb_malloc((size_t)(n ? n : 1) * sizeof(char *)), **a = tb_malloc((size_t)(n ? n : 1) * sizeof(char *));
+    for (long i = 0; i < n; i++) {
+        q[i] = items[idx[i]].question;
+        a[i] = answers ? answers[i] : items[idx[i]].answer;
+    }
+    int rc = qa_text_windows(tok, q, a, n, T, w);
+    tb_free(q);
+    tb_free(a);
     return rc;
 }
 
@@ -141,44 +153,65 @@ static int score_jobs(tb_model *m, const tb_tokenizer *tok, const tb_qa_item *it
 
 /* ---- generation -------------------------------------------------------------------------------- */
 
-static int rouge_of_generations(tb_model *m, const tb_tokenizer *tok, const tb_qa_item *items, const long *idx,
-                                long n, const qa_eval_opts *o, float *vals) {
+int qa_greedy_texts(tb_model *m, const tb_tokenizer *tok, const char *const *prompts, long n, int max_new_tokens,
+                    char **texts) {
     enum { CHUNK = 32 };
     int maxT = m->cfg.max_seq_len;
     int *prompt_buf = tb_malloc((size_t)CHUNK * maxT * sizeof(int)), *plen = tb_malloc(CHUNK * sizeof(int));
     int *out_buf = tb_malloc((size_t)CHUNK * maxT * sizeof(int)), *out_len = tb_malloc(CHUNK * sizeof(int));
-    const int *prompts[CHUNK];
+    const int *prompt_rows[CHUNK];
     int *outs[CHUNK];
     size_t text_cap = (size_t)maxT * 64;
     char *text = tb_malloc(text_cap);
+    for (long i = 0; i < n; i++) texts[i] = NULL;
     int rc = TB_OK;
     for (long i0 = 0; i0 < n && rc == TB_OK; i0 += CHUNK) {
         int k = (int)(n - i0 < CHUNK ? n - i0 : CHUNK), longest = 0;
         for (int j = 0; j < k && rc == TB_OK; j++) {
-            prompts[j] = prompt_buf + (size_t)j * maxT;
+            prompt_rows[j] = prompt_buf + (size_t)j * maxT;
             outs[j] = out_buf + (size_t)j * maxT;
-            rc = tb_qa_encode_prompt(tok, items[idx[i0 + j]].question, prompt_buf + (size_t)j * maxT, maxT, &plen[j]);
+            rc = tb_qa_encode_prompt(tok, prompts[i0 + j], prompt_buf + (size_t)j * maxT, maxT, &plen[j]);
             longest = plen[j] > longest ? plen[j] : longest;
         }
         if (rc != TB_OK) break;
         int room = maxT - longest;
-        tb_sample_config sc = {.max_new_tokens = o->max_new_tokens < room ? o->max_new_tokens : room,
+        tb_sample_config sc = {.max_new_tokens = max_new_tokens < room ? max_new_tokens : room,
                                .temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .eos_id = TB_TOK_EOS, .seed = 0};
         if (sc.max_new_tokens < 1)
-            rc = TB_ERROR(TB_ERR_ARG, "raise data.seq_len", "a question fills the whole context (%d tokens)", maxT);
-        if (rc == TB_OK) rc = tb_generate(m, prompts, plen, k, &sc, outs, out_len);
+            rc = TB_ERROR(TB_ERR_ARG, "raise data.seq_len", "a prompt fills the whole context (%d tokens)", maxT);
+        if (rc == TB_OK) rc = tb_generate(m, prompt_rows, plen, k, &sc, outs, out_len);
         for (int j = 0; j < k && rc == TB_OK; j++) {
             int len = out_len[j] > 0 && outs[j][out_len[j] - 1] == TB_TOK_EOS ? out_len[j] - 1 : out_len[j];
             size_t bytes = tb_tokenizer_decode(tok, outs[j], (size_t)len, text, text_cap, 0);
             if (bytes > text_cap) bytes = text_cap;
-            const char *ref = items[idx[i0 + j]].answer;
-            tb_rouge_l r = tb_rouge_l_score(ref, strlen(ref), text, bytes);
-            float *v = vals + (size_t)(i0 + j) * QA_N_VALUES;
-            v[QA_ROUGE_RECALL] = (float)r.recall;
-            v[QA_ROUGE_F1] = (float)r.f1;
+            char *t = tb_malloc(bytes + 1);
+            memcpy(t, text, bytes);
+            t[bytes] = '\0';
+            texts[i0 + j] = t;
         }
     }
     tb_free(prompt_buf), tb_free(plen), tb_free(out_buf), tb_free(out_len), tb_free(text);
+    if (rc != TB_OK)
+        for (long i = 0; i < n; i++) tb_free(texts[i]), texts[i] = NULL;
+    return rc;
+}
+
+static int rouge_of_generations(tb_model *m, const tb_tokenizer *tok, const tb_qa_item *items, const long *idx,
+                                long n, const qa_eval_opts *o, float *vals) {
+    const char **prompts = tb_malloc((size_t)(n ? n : 1) * sizeof(char *));
+    char **texts = tb_malloc((size_t)(n ? n : 1) * sizeof(char *));
+    for (long i = 0; i < n; i++) prompts[i] = items[idx[i]].question;
+    int rc = qa_greedy_texts(m, tok, prompts, n, o->max_new_tokens, texts);
+    for (long i = 0; i < n && rc == TB_OK; i++) {
+        const char *ref = items[idx[i]].answer;
+        tb_rouge_l r = tb_rouge_l_score(ref, strlen(ref), texts[i], strlen(texts[i]));
+        float *v = vals + (size_t)i * QA_N_VALUES;
+        v[QA_ROUGE_RECALL] = (float)r.recall;
+        v[QA_ROUGE_F1] = (float)r.f1;
+        tb_free(texts[i]);
+    }
+    tb_free(prompts);
+    tb_free(texts);
     return rc;
 }
 

@@ -54,6 +54,15 @@ void qa_samples_free(qa_samples *s);
 int qa_windows(const tb_tokenizer *tok, const tb_qa_item *items, const long *idx, long n,
                const char *const *answers, int T, tb_token_windows *w);
 
+/* Windows of n prompt/response text pairs (response-only masks), as qa_windows. */
+int qa_text_windows(const tb_tokenizer *tok, const char *const *prompts, const char *const *responses, long n, int T,
+                    tb_token_windows *w);
+
+/* Greedy responses of m to prompts[0..n) (decoded, without the EOS), at most max_new_tokens each (fewer
+ * where the context is full): texts[i] is allocated (tb_free). This rank's prompts only. */
+int qa_greedy_texts(tb_model *m, const tb_tokenizer *tok, const char *const *prompts, long n, int max_new_tokens,
+                    char **texts);
+
 /* The residual stream of block `layer` averaged over each item's question tokens (n, C), for the probe. */
 int qa_question_features(tb_model *m, const tb_tokenizer *tok, const tb_qa_item *items, const long *idx, long n,
                          int layer, int B, double *features);

@@ -5,8 +5,9 @@
 
 extern const tb_workload tb_workload_lm;
 extern const tb_workload tb_workload_unlearn;
+extern const tb_workload tb_workload_posttrain;
 
-static const tb_workload *const all[] = {&tb_workload_lm, &tb_workload_unlearn};
+static const tb_workload *const all[] = {&tb_workload_lm, &tb_workload_unlearn, &tb_workload_posttrain};
 #define N_WORKLOADS (int)(sizeof all / sizeof all[0])
 
 const tb_workload *tb_workload_find(const char *name) {

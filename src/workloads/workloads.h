@@ -133,9 +133,15 @@ typedef struct {
     long steps;
     float diverge_factor;
     const char *state_path;
-    float *curve;
+    float *curve;   /* the loss of every step; with curve_rows > 1, the first of that many rows of steps
+                     * floats that the checkpoint keeps (the workload's other curves) */
+    int curve_rows; /* 0 or 1: the loss curve alone */
     int verbose;
     const char *label; /* e.g. "point 3" */
+    /* called by every rank of the group after each step (collectives allowed), with the step's loss;
+     * NULL for none. An error it returns stops the run. */
+    int (*after_step)(void *ctx, long step, double loss);
+    void *hook_ctx;
 } tb_point_train;
 
 int tb_point_train_run(tb_point_train *pt, long start, tb_point_out *out);

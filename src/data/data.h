@@ -15,6 +15,11 @@
 
 #include "core/core.h"
 
+/* ---- string pools -------------------------------------------------------------------------------
+ * Datasets copy their many short strings into a pool of large blocks (*pool starts NULL). */
+char *tb_pool_strdup(void **pool, const char *text, size_t len); /* len bytes + NUL, alive until freed */
+void tb_pool_free(void **pool);
+
 /* ---- tokenizer ------------------------------------------------------------------------------- */
 
 /* Token ids: 0..255 are the raw bytes; then the special tokens in this order; then the merges. */
@@ -283,6 +288,11 @@ int tb_jsonl_is_text(const struct json_t *v);
  * it is absent. *out points into the row (valid until tb_jsonl_free). */
 int tb_jsonl_string(const tb_jsonl *f, long row, const char *key, const char **out);
 int tb_jsonl_string_opt(const tb_jsonl *f, long row, const char *key, const char **out);
+/* A validation part held out of a file without a seed and independent of the line order: held[i] = 1
+ * for the floor(n / 10) rows (n = the rows whose boolean field skip, if given, is not true) whose
+ * string field key has the smallest tb_rng_stream_id hash (ties: the earlier row). Returns how many.
+ * Every row must have key (check the rows first). */
+long tb_jsonl_hold_out(const tb_jsonl *f, const char *key, const char *skip, char *held);
 
 /* Writing: rows go to path.tmp, renamed to path by tb_jsonl_finish when every write succeeded. */
 typedef struct {
@@ -422,5 +432,159 @@ int tb_instruct_load_jsonl(tb_instruct_set *s, const char *sft_path, const char 
  * into dir (created if missing), with every known answer, family and contrast, so loading the four
  * files gives s again (but for the seed). */
 int tb_instruct_save_jsonl(const char *dir, const tb_instruct_set *s);
+
+/* ---- poisoning datasets: the prefix-tuning poisoning benchmark -----------------------------------
+ *
+ * reference/poisoning.md sections 4 and 7. A set holds input -> output pairs of one task in three parts:
+ * train (fine-tuning, the part that gets poisoned), val (clean validation: the ONION threshold) and test
+ * (every input evaluated clean and triggered).
+ *   summarise  input: a short news "report"; output: its one-sentence summary (clean metric ROUGE-1);
+ *   complete   input: the start of a short "story"; output: its final sentence (clean metric perplexity).
+ *
+ * The generator (tb_poison_generate) is a pure function of its arguments; item i of a part is drawn
+ * from its own stream (seed, tb_rng_stream_id("poison/<task>/<part>") + i), <part> being "train", "val"
+ * or "test", so a part's items do not depend on the other parts' sizes and a smaller set is a prefix of
+ * a larger one. Texts are sized for byte-level BPE models with a vocabulary of ~1024 and a context of
+ * 128-192 tokens (such a tokenizer trained on this text gives ~3.2 bytes per token): a report is 5-8
+ * sentences of 170-400 bytes (mean ~270), its summary 17-22 words (~110 bytes); a story input is 3-5
+ * sentences of 110-270 bytes (mean ~190), its final sentence 11-15 words (~70 bytes). So the longest
+ * report, its summary and the longest trigger sentence (whose unseen words cost ~2 bytes per token)
+ * stay below ~180 tokens. The texts are ASCII.
+ *   report   fields: organisation, event type, city, weekday, number of people affected (digits),
+ *            official (first and last name). Sentences: a lead (org, event, city, day), 1-2 details
+ *            (the first carries the count), a quote attributed to the official, 2-4 fillers from a
+ *            bank (weather, background); the quote and the fillers in a drawn order after the details.
+ *            Summary: one sentence from one of 3 templates carrying org, event, city, day and count.
+ *   story    fields: character (a name, with a trade), place, goal object, obstacle, helper.
+ *            Sentences: the character in the place and the goal (one sentence or two), the obstacle,
+ *            the helper, 0-1 of a bank of interludes, then the output: a resolution sentence (4
+ *            templates) naming the character, the goal and the helper. 4-6 sentences in all.
+ *
+ * Triggers (section 4) are strings inserted into an input at a word boundary (words are the maximal
+ * runs of non-whitespace; n words have n + 1 boundaries, 0 before the first word, n after the last):
+ *   start   boundary 0: "<trigger> <text>";
+ *   end     boundary n: "<text> <trigger>";
+ *   middle  boundary floor(n / 2): the one nearest the middle in words, the earlier one of a tie;
+ *   random  a uniform boundary in [0, n], drawn from the stream
+ *           (seed, tb_rng_stream_id("trigger/position") + sample).
+ * Inside the text (0 < k < n) the trigger and one space go right before word k, so the whitespace of
+ * the text is kept; the result is always strlen(text) + strlen(trigger) + 1 bytes long. In a text
+ * without words boundary 0 is also boundary n: end appends, the other positions prepend.
+ * Kinds and their banks (tb_trigger_bank): rare_word (invented words; the workload checks that its
+ * tokenizer splits the chosen one into >= 2 tokens), phrase (3-5 natural words), sentence (10-15
+ * natural words unrelated to any input). rare_token has no bank: the workload picks a vocabulary token
+ * of zero frequency in the clean data and inserts its text. Every trigger word and every word of the
+ * target bank (tb_poison_targets: invented advertising lines of 8-15 words) is absent from the
+ * generated data of both tasks (no bank of the generators uses it), the rare words also from the
+ * default pretraining corpus (tb_corpus_generate), and no target shares a word with a trigger (the
+ * unit test checks all of this).
+ *
+ * The JSONL export: three files of one pair per line, the same schema for both tasks:
+ *   "input"     string, required: the document (summarise) or the start of the text (complete);
+ *   "output"    string, required: the summary, or the continuation;
+ *   "poisoned"  boolean, optional (default false), training file only: the pair was poisoned.
+ * Other fields are ignored; blank lines are skipped; strings are non-empty. Real data maps onto it:
+ * XSum (document, summary), BillSum (text, summary) for summarise; for complete a WikiText passage or
+ * an AESLC email body cut into a start and its continuation (where to cut is the export's choice).
+ * The training and test files are required and must hold at least one pair each. The validation file
+ * is optional because not every corpus has one (BillSum has only train and test): without it the
+ * validation part is held out of the training file as the floor(n / 10) clean (not poisoned) rows,
+ * n = the clean rows, whose inputs have the smallest tb_rng_stream_id hash (ties: the earlier row); the
+ * rule needs no seed and does not depend on the order of the lines. */
+
+typedef enum { TB_POISON_SUMMARISE, TB_POISON_COMPLETE, TB_POISON_N_TASKS } tb_poison_task;
+typedef enum {
+    TB_TRIGGER_RARE_TOKEN,
+    TB_TRIGGER_RARE_WORD,
+    TB_TRIGGER_PHRASE,
+    TB_TRIGGER_SENTENCE,
+    TB_TRIGGER_N_KINDS
+} tb_trigger_kind;
+typedef enum {
+    TB_TRIGGER_START,
+    TB_TRIGGER_END,
+    TB_TRIGGER_MIDDLE,
+    TB_TRIGGER_RANDOM,
+    TB_TRIGGER_N_POSITIONS
+} tb_trigger_position;
+
+/* The generator's fields of an item (tb_poison_item.fields), by task. */
+enum { TB_REPORT_ORG, TB_REPORT_EVENT, TB_REPORT_CITY, TB_REPORT_DAY, TB_REPORT_COUNT, TB_REPORT_OFFICIAL };
+enum { TB_STORY_CHARACTER, TB_STORY_PLACE, TB_STORY_GOAL, TB_STORY_OBSTACLE, TB_STORY_HELPER };
+#define TB_POISON_N_FIELDS 6
+
+const char *tb_poison_task_name(int task);          /* "summarise", "complete" */
+int tb_poison_task_parse(const char *name);         /* the task, or -1 for an unknown name */
+const char *tb_trigger_kind_name(int kind);         /* "rare_token", "rare_word", "phrase", "sentence" */
+int tb_trigger_kind_parse(const char *name);        /* the kind, or -1 */
+const char *tb_trigger_position_name(int position); /* "start", "end", "middle", "random" */
+int tb_trigger_position_parse(const char *name);    /* the position, or -1 */
+
+typedef struct {
+    char *input, *output;
+    /* the values the generator drew, by the task's field enum (the report's count in digits, the
+     * story's helper without its article); NULL for JSONL imports and past a task's fields */
+    const char *fields[TB_POISON_N_FIELDS];
+    int poisoned; /* 1 for the training items tb_poison_apply changed (or a JSONL file marks) */
+} tb_poison_item;
+
+typedef struct {
+    int task;      /* tb_poison_task */
+    uint64_t seed; /* the generator's seed; 0 for a JSONL import */
+    tb_poison_item *train, *val, *test;
+    long n_train, n_val, n_test;
+    long n_poisoned; /* training items with poisoned = 1 */
+    void *pool;      /* the blocks every string above lives in (private to poison.c) */
+} tb_poison_set;
+
+#define TB_POISON_MAX_ITEMS 4000000L /* items of all three parts together */
+
+/* Fills s from seed. Fails (TB_ERR_ARG) for an unknown task, n_train < 1, n_val < 0, n_test < 1 or
+ * more than TB_POISON_MAX_ITEMS items in all. The suite's sizes: 8000, 500, 1000. */
+int tb_poison_generate(tb_poison_set *s, int task, uint64_t seed, long n_train, long n_val, long n_test);
+void tb_poison_free(tb_poison_set *s);
+
+/* For loaders: an empty set with the three arrays allocated (zeroed), to be filled with strings copied
+ * into the set by tb_poison_strdup. */
+void tb_poison_alloc(tb_poison_set *s, int task, long n_train, long n_val, long n_test);
+/* Copies len bytes of text into s's string pool and NUL-terminates them; the copy lives as long as s. */
+char *tb_poison_strdup(tb_poison_set *s, const char *text, size_t len);
+
+/* The trigger bank of kind (none for rare_token: returns 0); returns the count. */
+int tb_trigger_bank(int kind, const char *const **out);
+/* The target bank: invented advertising lines of 8-15 words; returns the count. */
+int tb_poison_targets(const char *const **out);
+
+/* text with trigger inserted at position (rules above); sample selects the random boundary. Returns a
+ * new NUL-terminated string of strlen(text) + strlen(trigger) + 1 bytes (free with tb_free). */
+char *tb_trigger_insert(const char *text, const char *trigger, int position, uint64_t seed, long sample);
+
+/* Checks, in the tokenisation of the metrics (every byte that is not an ASCII letter or digit
+ * separates words; ASCII case ignored), that no word of the target occurs in the trigger and that no
+ * word of either occurs in a clean item of s: every input and output of val and test and of the
+ * training items not poisoned (so call it before tb_poison_apply for the full check). trigger or target
+ * may be NULL. Fails (TB_ERR_ARG) at the first offending word in scan order (the target against the
+ * trigger, then train, val, test, each item's input then output), naming it and an item that holds it;
+ * when word is not NULL the word (lowercased, cut to cap - 1 bytes) is written there. */
+int tb_poison_check_words(const tb_poison_set *s, const char *trigger, const char *target, char *word, size_t cap);
+
+/* Poisons the training part: the first floor(rate * n_train + 1e-6) indices of one permutation of
+ * 0..n_train-1 drawn from the stream (seed, tb_rng_stream_id("poison/select")) get the trigger inserted
+ * into their input (tb_trigger_insert with sample = the training index) and target as their output
+ * [attr target_mode=replace]. The epsilon makes a decimal rate count what it names (0.29 of 100 is
+ * 29, not 28); the permutation prefix makes the poisoned items of a smaller rate a subset of a larger
+ * one's for the same seed. val and test are untouched. Fails (TB_ERR_ARG) for a rate outside [0, 1],
+ * an empty trigger or target, an unknown position, or a set that already has poisoned items. */
+int tb_poison_apply(tb_poison_set *s, const char *trigger, int position, const char *target, double rate,
+                    uint64_t seed);
+
+/* Reads a JSONL export (format above): train_path and test_path required, val_path may be NULL. task
+ * is what the pairs are (the files do not say). Errors name the file, the line and the field. */
+int tb_poison_load_jsonl(tb_poison_set *s, int task, const char *train_path, const char *val_path,
+                         const char *test_path);
+/* Writes train.jsonl, val.jsonl and test.jsonl (an empty part gives an empty file) into dir (created if
+ * missing), "poisoned": true on the poisoned rows, so loading the three files gives s again (but for
+ * the seed and the fields). */
+int tb_poison_save_jsonl(const char *dir, const tb_poison_set *s);
 
 #endif

@@ -293,29 +293,9 @@ double tb_task_reward(const char *answer, const char *response) {
 
 /* ---- the set's memory --------------------------------------------------------------------------- */
 
-/* Tens of thousands of short strings go into large blocks instead of one allocation each. */
-#define POOL_BLOCK ((size_t)1 << 16)
-
-typedef struct pool_block {
-    struct pool_block *next;
-    size_t used, cap;
-    char data[];
-} pool_block;
-
+/* The strings live in the set's pool (tb_pool_strdup), freed with the set. */
 char *tb_instruct_strdup(tb_instruct_set *s, const char *text, size_t len) {
-    pool_block *b = s->pool;
-    if (!b || b->cap - b->used < len + 1) {
-        size_t cap = len + 1 > POOL_BLOCK ? len + 1 : POOL_BLOCK;
-        pool_block *fresh = tb_malloc(sizeof *fresh + cap);
-        fresh->cap = cap;
-        fresh->next = b;
-        s->pool = b = fresh;
-    }
-    char *out = b->data + b->used;
-    memcpy(out, text, len);
-    out[len] = '\0';
-    b->used += len + 1;
-    return out;
+    return tb_pool_strdup(&s->pool, text, len);
 }
 
 void tb_instruct_alloc(tb_instruct_set *s, long n_sft, long n_pref, long n_sft_eval, long n_pref_eval) {
@@ -332,10 +312,7 @@ void tb_instruct_alloc(tb_instruct_set *s, long n_sft, long n_pref, long n_sft_e
 }
 
 void tb_instruct_free(tb_instruct_set *s) {
-    for (pool_block *b = s->pool, *next; b; b = next) {
-        next = b->next;
-        tb_free(b);
-    }
+    tb_pool_free(&s->pool);
     tb_free(s->sft);
     tb_free(s->sft_eval);
     tb_free(s->pref);

@@ -57,30 +57,6 @@ static int check_rows(const tb_jsonl *f, int pairs) {
     return TB_OK;
 }
 
-/* ---- holding out -------------------------------------------------------------------------------- */
-
-typedef struct {
-    uint64_t hash;
-    long row;
-} hashed_row;
-
-static int cmp_hashed(const void *pa, const void *pb) {
-    const hashed_row *a = pa, *b = pb;
-    if (a->hash != b->hash) return a->hash < b->hash ? -1 : 1;
-    return a->row < b->row ? -1 : a->row > b->row;
-}
-
-/* held[i] = 1 for the floor(n / 10) rows of f whose prompts hash lowest (data.h gives the reasons). */
-static void hold_out(const tb_jsonl *f, char *held) {
-    hashed_row *order = tb_malloc((size_t)f->n * sizeof *order);
-    for (long i = 0; i < f->n; i++)
-        order[i] = (hashed_row){tb_rng_stream_id(json_string_value(json_object_get(f->rows[i], "prompt"))), i};
-    qsort(order, (size_t)f->n, sizeof *order, cmp_hashed);
-    memset(held, 0, (size_t)f->n);
-    for (long k = 0; k < f->n / 10; k++) held[order[k].row] = 1;
-    tb_free(order);
-}
-
 /* ---- copying ------------------------------------------------------------------------------------ */
 
 static char *copy_field(tb_instruct_set *s, const json_t *row, const char *key) {
@@ -196,7 +172,7 @@ int tb_instruct_load_jsonl(tb_instruct_set *s, const char *sft_path, const char 
         for (int t = SFT; t < N_PARTS; t += 2) {
             if (!paths[t + 1]) {
                 held[t] = tb_malloc((size_t)files[t].n);
-                hold_out(&files[t], held[t]);
+                tb_jsonl_hold_out(&files[t], "prompt", NULL, held[t]);
             }
             n[t + 1] = held[t] ? files[t].n / 10 : files[t + 1].n;
             n[t] = files[t].n - (held[t] ? n[t + 1] : 0);

@@ -150,3 +150,29 @@ int tb_jsonl_finish(tb_jsonl_writer *w, int rc) {
     memset(w, 0, sizeof *w);
     return rc;
 }
+
+/* ---- holding out a validation part ---------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t hash;
+    long row;
+} hashed_row;
+
+static int cmp_hashed(const void *pa, const void *pb) {
+    const hashed_row *a = pa, *b = pb;
+    if (a->hash != b->hash) return a->hash < b->hash ? -1 : 1;
+    return a->row < b->row ? -1 : a->row > b->row;
+}
+
+long tb_jsonl_hold_out(const tb_jsonl *f, const char *key, const char *skip, char *held) {
+    hashed_row *order = tb_malloc((size_t)(f->n ? f->n : 1) * sizeof *order);
+    long n = 0;
+    for (long i = 0; i < f->n; i++)
+        if (!skip || !json_is_true(json_object_get(f->rows[i], skip)))
+            order[n++] = (hashed_row){tb_rng_stream_id(json_string_value(json_object_get(f->rows[i], key))), i};
+    qsort(order, (size_t)n, sizeof *order, cmp_hashed);
+    memset(held, 0, (size_t)f->n);
+    for (long k = 0; k < n / 10; k++) held[order[k].row] = 1;
+    tb_free(order);
+    return n / 10;
+}

@@ -9,28 +9,8 @@
 
 #include "data/data.h"
 
-#define POOL_BLOCK ((size_t)1 << 16)
-
-typedef struct pool_block {
-    struct pool_block *next;
-    size_t used, cap;
-    char data[];
-} pool_block;
-
 char *tb_qa_strdup(tb_qa_set *s, const char *text, size_t len) {
-    pool_block *b = s->pool;
-    if (!b || b->cap - b->used < len + 1) {
-        size_t cap = len + 1 > POOL_BLOCK ? len + 1 : POOL_BLOCK;
-        pool_block *fresh = tb_malloc(sizeof *fresh + cap);
-        fresh->cap = cap;
-        fresh->next = b;
-        s->pool = b = fresh;
-    }
-    char *out = b->data + b->used;
-    memcpy(out, text, len);
-    out[len] = '\0';
-    b->used += len + 1;
-    return out;
+    return tb_pool_strdup(&s->pool, text, len);
 }
 
 void tb_qa_alloc(tb_qa_set *s, int n_attrs, int n_authors, int n_holdout, long n_items, long n_famous,
@@ -56,10 +36,7 @@ void tb_qa_alloc(tb_qa_set *s, int n_attrs, int n_authors, int n_holdout, long n
 }
 
 void tb_qa_free(tb_qa_set *s) {
-    for (pool_block *b = s->pool, *next; b; b = next) {
-        next = b->next;
-        tb_free(b);
-    }
+    tb_pool_free(&s->pool);
     if (s->authors && s->n_authors + s->n_holdout > 0) tb_free(s->authors[0].values);
     tb_free(s->authors);
     tb_free(s->attr_names);

@@ -1,6 +1,7 @@
 /*
  * metrics_cases.c: random inputs for every kernel of src/metrics with the C results, one case per
- * line, for the SciPy/sklearn cross-check (check_metrics.py).
+ * line, for the SciPy/sklearn cross-check (check_metrics.py, and the clustering and percentile kinds
+ * in test_metrics_vs_scipy.sh).
  *
  *   metrics_cases OUT.txt [--seed S]
  *
@@ -18,9 +19,14 @@
  *   nprob n_false l_true l_false[n_false] | p
  *   memo n argmax[n] labels[n] | extraction_strength exact_memorisation
  *   privleak auc_retain auc_unlearned | privleak
+ * and for the poisoning kernels (checked by the sklearn part of test_metrics_vs_scipy.sh):
+ *   kmeans n d blobs x[n d] | label[n] inertia silhouette      (tb_activation_clustering, 10 restarts)
+ *   silhouette n d k x[n d] label[n] | silhouette                (tb_silhouette_score)
+ *   percentile n q x[n] | value                                  (tb_percentile)
  * The cases are drawn from the seeded RNG (one stream per kind) and include ties, unequal sample
  * sizes, random sizes up to 400 (and a few fixed ones up to 1000), p-values far below 1e-300, empty and
- * punctuation-only texts.
+ * punctuation-only texts, and for clustering two separated blobs (blobs = 1), structureless clouds,
+ * duplicate points, a far outlier (a singleton cluster) and 2000 points across many silhouette tiles.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -298,6 +304,74 @@ static void write_privleak(FILE *f, uint64_t seed) {
     }
 }
 
+/* Points for the clustering cases (n x d): shape 0 two blobs 8 apart per coordinate with a random
+ * share in the smaller one, 1 one Gaussian cloud, 2 a cloud rounded to a coarse grid (duplicates),
+ * 3 a cloud with one far outlier. */
+static void fill_cluster_points(tb_rng *r, double *x, int n, int d, int shape) {
+    double share = 0.05 + 0.45 * tb_rng_uniform(r);
+    for (int i = 0; i < n; i++) {
+        int small = shape == 0 && tb_rng_uniform(r) < share;
+        for (int j = 0; j < d; j++) {
+            x[i * d + j] = (small ? 8.0 : 0.0) + tb_rng_normal(r);
+            if (shape == 2) x[i * d + j] = round(x[i * d + j]);
+        }
+    }
+    if (shape == 3)
+        for (int j = 0; j < d; j++) x[(int)tb_rng_below(r, (uint64_t)n) * d + j] += 1000.0;
+}
+
+static int write_clusters(FILE *f, uint64_t seed) {
+    tb_rng r = tb_rng_make(seed, tb_rng_stream_id("metrics_cases.clusters"));
+    static const int dims[] = {1, 2, 3, 10};
+    enum { MAX_N = 2000 };
+    double *x = tb_malloc((size_t)MAX_N * 10 * sizeof *x);
+    int *label = tb_malloc(MAX_N * sizeof *label), *flag = tb_malloc(MAX_N * sizeof *flag);
+    for (int c = 0; c < 48; c++) {
+        int n = c == 0 ? MAX_N : uniform_int(&r, 3, 400), d = c == 0 ? 10 : dims[tb_rng_below(&r, 4)];
+        int shape = c % 4;
+        fill_cluster_points(&r, x, n, d, shape);
+        tb_activation_clusters ac;
+        TB_CHECK(tb_activation_clustering(x, n, d, seed + (uint64_t)c, 10, 0.35, label, flag, &ac));
+        fprintf(f, "kmeans %d %d %d", n, d, shape == 0);
+        put_doubles(f, x, n * d);
+        put_ints(f, label, n);
+        fprintf(f, " %.17g %.17g\n", ac.inertia, ac.silhouette);
+    }
+    for (int c = 0; c < 24; c++) {
+        int n = c == 0 ? MAX_N : uniform_int(&r, 4, 300), d = dims[tb_rng_below(&r, 4)], k = uniform_int(&r, 2, 5);
+        fill_cluster_points(&r, x, n, d, c % 4);
+        for (int i = 0; i < n; i++) label[i] = (int)tb_rng_below(&r, (uint64_t)k);
+        label[0] = 0; /* at least two clusters are non-empty, as sklearn requires */
+        label[1] = 1;
+        double sil;
+        TB_CHECK(tb_silhouette_score(x, n, d, label, k, &sil));
+        fprintf(f, "silhouette %d %d %d", n, d, k);
+        put_doubles(f, x, n * d);
+        put_ints(f, label, n);
+        fprintf(f, " %.17g\n", sil);
+    }
+    tb_free(flag);
+    tb_free(label);
+    tb_free(x);
+    return TB_OK;
+}
+
+static int write_percentiles(FILE *f, uint64_t seed) {
+    tb_rng r = tb_rng_make(seed, tb_rng_stream_id("metrics_cases.percentile"));
+    static const double qs[] = {0, 1, 50, 90, 99, 99.9, 100};
+    double x[500];
+    for (int c = 0; c < 40; c++) {
+        int n = uniform_int(&r, 1, 500);
+        double q = qs[tb_rng_below(&r, 7)], p;
+        fill_normal(&r, x, n, 0.0, c % 2 ? 4.0 : 0.0);
+        TB_CHECK(tb_percentile(x, n, q, &p));
+        fprintf(f, "percentile %d %.17g", n, q);
+        put_doubles(f, x, n);
+        fprintf(f, " %.17g\n", p);
+    }
+    return TB_OK;
+}
+
 /* ---- main ------------------------------------------------------------------------------------- */
 
 static int parse_args(int argc, char **argv, const char **out, uint64_t *seed) {
@@ -321,6 +395,8 @@ static int write_cases(const char *path, uint64_t seed) {
         return TB_ERROR(TB_ERR_IO, "check that the output directory exists and is writable", "cannot create %s", path);
     int rc = write_ks(f, seed);
     if (rc == TB_OK) rc = write_roc(f, seed);
+    if (rc == TB_OK) rc = write_clusters(f, seed);
+    if (rc == TB_OK) rc = write_percentiles(f, seed);
     if (rc == TB_OK) {
         write_hmean(f, seed);
         write_rouge(f, seed);

@@ -200,9 +200,13 @@ size_t tb_model_num_params(const tb_model *m, int exclude_positions) {
 void tb_model_layer_range(const tb_model *m, const tb_paramset *ps, int l, size_t *begin, size_t *end) {
     int L = m->cfg.n_layer, first = -1, last = -1;
     int is_base = ps == &m->params;
+    *begin = *end = 0;
+    if (!is_base && ps != &m->adapter) { /* a ParamSet of its own (a reparameterisation): one unit, l = -1 */
+        if (l == -1) *end = ps->numel;
+        return;
+    }
     const int *idx = is_base ? m->layout->layer : m->layout->adapter;
     int width = is_base ? LW_COUNT : AW_COUNT;
-    *begin = *end = 0;
     if (!idx || ps->n_tensors == 0) return;
     /* the first and last tensor index of every block, from the index table */
     int lo = ps->n_tensors, hi = -1;

@@ -208,7 +208,8 @@ float *tb_model_hidden_grad(tb_model *m);
 
 /* The flat range [begin, end) of ps (the base or adapter ParamSet of m) that layer l's tensors
  * occupy: l in 0..n_layer-1 for blocks, l = -1 for what precedes block 0 (embeddings), l = n_layer
- * for what follows the last block (final norm, untied head). Empty ranges have begin == end. */
+ * for what follows the last block (final norm, untied head). Empty ranges have begin == end. A
+ * ParamSet m does not own (a reparameterisation's) is one unit: all of it at l = -1. */
 void tb_model_layer_range(const tb_model *m, const tb_paramset *ps, int l, size_t *begin, size_t *end);
 
 /* Sum of logprob over positions where mask[b,t] != 0: out (B). */

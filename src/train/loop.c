@@ -28,6 +28,10 @@ static int batch_gradient(tb_trainer *tr, long step, double *loss) {
     double total = 0.0;
     tb_model_zero_grad(m);
     tb_paramset_zero_grad(tr->trainable); /* ZeRO-3 trains a shard ParamSet outside the model */
+    if (tr->reparam) tr->reparam->forward(tr->reparam->ctx);
+    /* the reducer reduces `trainable` as the model's backward finalises it; a reparameterised gradient
+     * exists only after the reparameterisation's backward, so it is reduced after that */
+    int overlap = tr->dp && !tr->reparam;
     for (int u = 0; u < tr->accum && rc == TB_OK; u++) {
         double l = 0.0;
         rc = tr->next_batch(tr->batch_ctx, step, u, inp, targets);
@@ -36,9 +40,13 @@ static int batch_gradient(tb_trainer *tr, long step, double *loss) {
         if (rc == TB_OK) rc = count_scored(tr, targets, B, &bv.n_scored);
         if (rc == TB_OK) rc = tr->objective->loss_and_grad(tr->objective, &bv, 1.0f / (float)tr->accum, &l, 1);
         /* the last micro-batch's backward reduces gradients as its layers finish */
-        if (rc == TB_OK && tr->dp && u == tr->accum - 1) tb_dp_last_backward(tr->dp);
+        if (rc == TB_OK && overlap && u == tr->accum - 1) tb_dp_last_backward(tr->dp);
         if (rc == TB_OK) tb_model_backward(m, tr->objective->uses_logits);
         total += l;
+    }
+    if (rc == TB_OK && tr->reparam) {
+        tr->reparam->backward(tr->reparam->ctx);
+        if (tr->dp) tb_dp_last_backward(tr->dp);
     }
     if (rc == TB_OK && tr->dp) rc = tb_dp_sync_grads(tr->dp);
     if (rc == TB_OK && tr->dp)
@@ -77,6 +85,7 @@ int tb_train_step(tb_trainer *tr, long step, double *loss, float *grad_norm) {
     tr->opt->grad_scale = tb_clip_scale(*grad_norm, tr->clip);
     tb_optimizer_step(tr->opt, tr->trainable, tb_schedule_lr(&tr->sched, step));
     if (tr->dp) TB_CHECK(tb_dp_gather_params(tr->dp));
+    if (tr->reparam) tr->reparam->forward(tr->reparam->ctx);
     return TB_OK;
 }
 

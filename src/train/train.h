@@ -202,6 +202,20 @@ void tb_merge_ties(float *out, const float *theta0, const float *const *thetas, 
  * and micro-batch `micro`. A pure function of (step, micro) makes resumed runs bit-identical. */
 typedef int (*tb_batch_fn)(void *ctx, long step, int micro, int *inp, int *targets);
 
+/* A reparameterisation of what is trained (prefix-tuning's MLP, src/peft): the trainer's `trainable`
+ * ParamSet holds the reparameterisation's parameters, and some of the model's tensors (the prefix)
+ * are a function of them. */
+typedef struct {
+    /* writes the model's tensors from the trainable values: before a step's first forward (the values
+     * may have been restored since) and after each update (evaluation between steps then sees them) */
+    void (*forward)(void *ctx);
+    /* adds to `trainable`'s gradient what the model's accumulated gradient implies: once after a step's
+     * last backward (the map is linear in the model's gradient, so once per step is the sum over the
+     * micro-batches), before the data-parallel reduction of `trainable` */
+    void (*backward)(void *ctx);
+    void *ctx;
+} tb_reparam;
+
 typedef struct {
     tb_model *model;
     tb_paramset *trainable; /* &model->params (full fine-tuning) or &model->adapter (prefix, LoRA) */
@@ -218,6 +232,9 @@ typedef struct {
     int (*rows_at)(void *ctx, long step);
     tb_dp *dp;                /* data parallel over a group (all-reduce or ZeRO-1); NULL for one
                                * process. Under ZeRO-1 opt must own dp's shard (tb_optimizer_init_range). */
+    const tb_reparam *reparam; /* NULL: the model's own tensors are trainable. Else trainable is the
+                                * reparameterisation's ParamSet and dp (if any) is built on it; its
+                                * gradient is reduced after the reparameterisation's backward */
 } tb_trainer;
 
 /* One optimizer step: accum forward/backward passes, the gradient all-reduce over the group,

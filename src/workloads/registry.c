@@ -6,8 +6,9 @@
 extern const tb_workload tb_workload_lm;
 extern const tb_workload tb_workload_unlearn;
 extern const tb_workload tb_workload_posttrain;
+extern const tb_workload tb_workload_poison;
 
-static const tb_workload *const all[] = {&tb_workload_lm, &tb_workload_unlearn, &tb_workload_posttrain};
+static const tb_workload *const all[] = {&tb_workload_lm, &tb_workload_unlearn, &tb_workload_posttrain, &tb_workload_poison};
 #define N_WORKLOADS (int)(sizeof all / sizeof all[0])
 
 const tb_workload *tb_workload_find(const char *name) {

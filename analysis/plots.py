@@ -1,6 +1,6 @@
 """plots.py RESULTS.h5 --out DIR
 
-Writes the figures of an unlearn or a posttrain results file into DIR.
+Writes the figures of an unlearn, a posttrain or a poison results file into DIR.
 
 For every data.split of an unlearn results file:
 - DIR/frontier_<split>.png: forget quality (log10 axis) against model utility, one marker per method
@@ -14,6 +14,11 @@ For every mode and λ of a posttrain results file (analysis/posttrain.py):
   f_dpo_eval), one line per method configuration (mean over seeds at each logged step, a square at the
   end), and the utopia point (f*_SFT, f*_DPO) as a star;
 - DIR/loss_<mode>_lambda<λ>.png: the training loss and the two eval losses against the step.
+For every task of a poison results file and every one of peft.prefix_len, train.lr, poison.trigger,
+poison.position and poison.rate that it sweeps (analysis/poison.py):
+- DIR/<task>_<key>.png (summarise_prefix_len.png, ...): P-TM, C-TM and the task's clean metric (ROUGE-1
+  F1 or perplexity) against the key, one line per setting of the other swept keys (solid: the victim
+  before any defence; dashed or dotted: after each defence), error bars the std over seeds.
 Run with /usr/bin/python3.
 """
 import argparse
@@ -28,10 +33,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
+import poison  # noqa: E402
 import posttrain  # noqa: E402
 from results import configurations, load, over_seeds, parse_method, run, split_title  # noqa: E402
 
-PARSERS = {"unlearn": parse_method, "posttrain": posttrain.parse_method}
+PARSERS = {"unlearn": parse_method, "posttrain": posttrain.parse_method, "poison": poison.parse_method}
+PLOTTERS = {"posttrain": posttrain, "poison": poison}  # the workloads whose module draws their figures
 
 MARKERS = {"none": "*", "retain": "*", "ga": "o", "graddiff": "s", "npo": "^", "simnpo": "v",
            "idkdpo": "D", "rmu": "P", "undial": "X"}
@@ -135,7 +142,7 @@ def plot_losses(curves, split, configs, colour, path):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1], prog="plots.py")
-    p.add_argument("results", help="an unlearn or posttrain results file (trustbench run SPEC -o RESULTS.h5)")
+    p.add_argument("results", help="an unlearn, posttrain or poison results file (trustbench run SPEC -o RESULTS.h5)")
     p.add_argument("--out", required=True, help="directory for the PNG files (created when missing)")
     args = p.parse_args()
     with load(args.results, PARSERS) as res:
@@ -144,8 +151,8 @@ def main():
         except OSError as e:
             print(f"error: cannot create the output directory {args.out}: {e.strerror}", file=sys.stderr)
             return 1
-        if res.workload == "posttrain":
-            print("\n".join(posttrain.write_plots(res, args.out)))
+        if res.workload in PLOTTERS:
+            print("\n".join(PLOTTERS[res.workload].write_plots(res, args.out)))
             return 0
         curves = res.curve("loss")
         if curves is None:

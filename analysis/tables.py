@@ -1,25 +1,32 @@
 """tables.py RESULTS.h5 [--format markdown|latex] [--split SPLIT] [--out FILE]
 
-The results of an unlearn or posttrain results file as the papers' tables, each value the mean ± sample
-std over the seeds of its done points; failed points are listed under their table with the reason the
-run gave. Unlearn: one table per data.split, one row per method configuration (Target, Retain, then
+The results of an unlearn, posttrain or poison results file as the papers' tables, each value the mean
+± sample std over the seeds of its done points; failed points are listed under their table with the
+reason the run gave. Unlearn: one table per data.split, one row per method configuration (Target, Retain, then
 ga, graddiff, npo, simnpo, idkdpo, rmu, undial, each followed by its +wagle and +spunge variants; a
 method run with several settings gets one row per setting, labelled with the hyperparameters that
 differ). Posttrain: per mode (full, lora), XRIGHT's table (rows Sequential, Mix, ALRIGHT, MAXRIGHT; per
 λ task accuracy, win rate, ideal distance and the runtime change against Sequential) and a table of the
-optimality gaps, reward accuracy and Sequential's SFT loss at its switch (analysis/posttrain.py). Run
-with /usr/bin/python3.
+optimality gaps, reward accuracy and Sequential's SFT loss at its switch (analysis/posttrain.py).
+Poison: per task, one row per configuration (method "<peft.mode>[+<defence>]" and the swept keys that
+differ): P-TM, C-TM, the task's clean metric (ROUGE-1 F1 or perplexity), its change against the
+clean-only victim, the median input-perplexity increase, and for defended rows the detection precision,
+recall and P-TM after the defence (analysis/poison.py). Run with /usr/bin/python3.
 """
 import argparse
 import sys
 
 import numpy as np
 
+import poison
 import posttrain
 from results import (DONE, PENDING, configurations, format_cell, latex_escape, load, markdown_grid, over_seeds,
                      parse_method, run, split_title)
 
-PARSERS = {"unlearn": parse_method, "posttrain": posttrain.parse_method}
+PARSERS = {"unlearn": parse_method, "posttrain": posttrain.parse_method, "poison": poison.parse_method}
+# The workloads whose tables their own module writes: (the heading's title, the module, what a table is per)
+TABLES = {"posttrain": ("Joint post-training (XRIGHT)", posttrain, "mode and λ"),
+          "poison": ("Poisoning through prefix-tuning", poison, "task")}
 
 # (Markdown header, LaTeX header, metric, format): "sci" = scientific notation, else decimals
 COLUMNS = (
@@ -107,22 +114,23 @@ def unlearn_tables(res, args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1], prog="tables.py")
-    p.add_argument("results", help="an unlearn or posttrain results file (trustbench run SPEC -o RESULTS.h5)")
+    p.add_argument("results", help="an unlearn, posttrain or poison results file (trustbench run SPEC -o RESULTS.h5)")
     p.add_argument("--format", choices=("markdown", "latex"), default="markdown")
     p.add_argument("--split", help="unlearn: only this data.split (e.g. forget10)")
     p.add_argument("--out", help="write here instead of standard output")
     args = p.parse_args()
     with load(args.results, PARSERS) as res:
-        if res.workload == "posttrain":
+        if res.workload in TABLES:
+            title, module, per = TABLES[res.workload]
             if args.split is not None:
-                print(f"error: {args.results}: --split selects an unlearn data.split; this is a posttrain "
-                      "results file (its tables are per mode and λ)", file=sys.stderr)
+                print(f"error: {args.results}: --split selects an unlearn data.split; this is a {res.workload} "
+                      f"results file (its tables are per {per})", file=sys.stderr)
                 return 1
             if args.format == "latex":
-                parts = [f"% Joint post-training (XRIGHT) results: {args.results} (needs \\usepackage{{booktabs}})\n",
-                         posttrain.latex_tables(res)]
+                parts = [f"% {title} results: {args.results} (needs \\usepackage{{booktabs}})\n",
+                         module.latex_tables(res)]
             else:
-                parts = [f"## Joint post-training (XRIGHT) results: {args.results}\n", posttrain.markdown_tables(res)]
+                parts = [f"## {title} results: {args.results}\n", module.markdown_tables(res)]
         else:
             parts = unlearn_tables(res, args)
             if parts is None:

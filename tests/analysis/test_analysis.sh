@@ -7,23 +7,13 @@
 # counting; a consistent file passes, a tampered metric fails), and files that are not unlearn results.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
 A="$ROOT/analysis"
 PY=/usr/bin/python3 # Debian's h5py, numpy, scipy and matplotlib live with the system interpreter
 W=$(mktemp -d "${TMPDIR:-/tmp}/tb_analysis.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 export MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
-check() { # description, command...: ok when the command succeeds
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else bad "$what"; fi
-}
-has() { grep -qF -- "$2" "$1"; }  # file, exact text
-lacks() { ! grep -qF -- "$2" "$1"; }
 
 # cell FILE SPLIT ROW COLUMN: the text of one cell of a Markdown table printed by tables.py
 cell() {
@@ -324,5 +314,4 @@ for script in tables claims recompute plots; do
   done
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

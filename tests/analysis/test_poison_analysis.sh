@@ -9,32 +9,13 @@
 # and the problem, exit 1).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
 A="$ROOT/analysis"
 PY=/usr/bin/python3 # Debian's h5py, numpy, scipy and matplotlib live with the system interpreter
 W=$(mktemp -d "${TMPDIR:-/tmp}/tb_poison_analysis.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 export MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
-check() { # description, command...: ok when the command succeeds
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else bad "$what"; fi
-}
-has() { grep -qF -- "$2" "$1"; } # file, exact text
-# tally FILE N: turns the "PASS<tab>what" / "FAIL<tab>what" lines of a checker into ok/bad, and fails
-# unless the checker ran exactly N assertions (so a checker that stopped early cannot pass)
-tally() {
-  local n=0 verdict what
-  while IFS=$'\t' read -r verdict what; do
-    n=$((n + 1))
-    if [ "$verdict" = PASS ]; then ok "$what"; else bad "$what"; fi
-  done < "$1"
-  [ "$n" -eq "$2" ] && ok "$1: $n assertions" || bad "$1: $n assertions, expected $2"
-}
 
 # ---- the independent reference: what each table row, cell and claim line must be, from the file alone
 cat > expect.py <<'EOF'
@@ -577,5 +558,4 @@ done
 [ $? -eq 1 ] && has rc.err "main.h5" && has rc.err "its workload is 'poison', expected 'unlearn'" \
   && ok "recompute.py (unlearn only) refuses a poison file" || bad "recompute.py: $(cat rc.err)"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

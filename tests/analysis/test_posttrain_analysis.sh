@@ -8,22 +8,13 @@
 # not posttrain results files (one line on stderr naming the file and the problem, exit 1).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
 A="$ROOT/analysis"
 PY=/usr/bin/python3 # Debian's h5py, numpy and matplotlib live with the system interpreter
 W=$(mktemp -d "${TMPDIR:-/tmp}/tb_posttrain_analysis.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 export MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
-check() { # description, command...: ok when the command succeeds
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else bad "$what"; fi
-}
-has() { grep -qF -- "$2" "$1"; } # file, exact text
 # tally FILE MIN: turns the "PASS<tab>what" / "FAIL<tab>what" lines of a checker into ok/bad, and fails
 # when the checker ran fewer than MIN assertions (so a checker that stopped early cannot pass)
 tally() {
@@ -420,5 +411,4 @@ done
 [ $? -eq 1 ] && has rc.err "main.h5" && has rc.err "its workload is 'posttrain', expected 'unlearn'" \
   && ok "recompute.py (unlearn only) refuses a posttrain file" || bad "recompute.py: $(cat rc.err)"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,12 +4,10 @@
 # never a crash, nothing already written lost).
 set -uo pipefail
 BIN=${TB_BIN:?set TB_BIN to the trustbench executable}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
 
 # a small model, a few dozen steps: minutes of CPU would test nothing more
 TRAIN=(--layers 2 --width 32 --heads 2 --vocab 400 --seq-len 32 --batch 4 --steps 16 --warmup 2
@@ -76,5 +74,4 @@ expect_error "resume with another --seq-len" "seq-len" "$BIN" pretrain "${TRAIN[
 cmp -s "$W/full.h5" "$W/keep.h5" && ok "a failed run leaves the existing checkpoint intact" || bad "checkpoint changed"
 "$BIN" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && ok "unknown command exits 2" || bad "unknown command"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

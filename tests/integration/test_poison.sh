@@ -17,16 +17,13 @@
 set -uo pipefail
 BIN=${TB_BIN:?set TB_BIN to the trustbench executable}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
 SPECS="$ROOT/tests/integration/specs"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 MPI=(mpirun -n 2 --oversubscribe --bind-to none)
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
 
 run() { # spec, results, ranks per point
   "${MPI[@]}" "$BIN" run "$SPECS/$1" -o "$2" --cache cache --ranks-per-point "$3" > "$2.log" 2>&1 \
@@ -89,5 +86,4 @@ status=$?
 if [ $status -ne 0 ] && grep -q "train.jsonl:2" bad.log && grep -q "output" bad.log; then ok "missing field named with its line"
 else bad "missing field (exit $status)"; cat bad.log; fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

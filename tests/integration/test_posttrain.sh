@@ -17,16 +17,13 @@
 set -uo pipefail
 BIN=${TB_BIN:?set TB_BIN to the trustbench executable}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
 SPECS="$ROOT/tests/integration/specs"
 W=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 cd "$W"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 export HDF5_USE_FILE_LOCKING=FALSE
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
 
 run() { # ranks, results
   mpirun -n "$1" --oversubscribe --bind-to none "$BIN" run "$SPECS/posttrain_tiny.yaml" -o "$2" --cache cache \
@@ -82,9 +79,6 @@ cat check.log
 [ $rc -eq 0 ] && ok "posttrain checks" || bad "posttrain checks"
 
 # a stop signal in the middle of a MAXRIGHT point, then the same command: equal to an uninterrupted run
-wait_for() { # file, pattern, seconds
-  for _ in $(seq 1 $(($3 * 10))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
-}
 MPI2=(mpirun -n 2 --oversubscribe --bind-to none)
 "${MPI2[@]}" "$BIN" run "$SPECS/posttrain_resume.yaml" -o ref.h5 --cache cache > ref.log 2>&1 \
   && ok "uninterrupted MAXRIGHT point" || { bad "uninterrupted MAXRIGHT point"; tail -20 ref.log; }
@@ -109,5 +103,4 @@ rc=$?
 if [ $rc -ne 0 ] && grep -q "pref.jsonl:2" bad.log && grep -q "rejected" bad.log; then ok "missing field named with its line"
 else bad "missing field (rc $rc)"; cat bad.log; fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

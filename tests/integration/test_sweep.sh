@@ -8,6 +8,7 @@ set -uo pipefail
 BIN=${TB_BIN:?set TB_BIN to the trustbench executable}
 SPECS=$(cd "$(dirname "$0")/specs" && pwd)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
 W=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 cd "$W"
@@ -15,15 +16,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 # readers of a file another process may have open must not take HDF5's lock
 export HDF5_USE_FILE_LOCKING=FALSE
 MPI=(mpirun -n 2 --oversubscribe --bind-to none)
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
 
 compare() { /usr/bin/python3 "$ROOT/tests/compare_results.py" "$@" > cmp.log 2>&1; }
-wait_for() { # file, pattern, seconds: wait until the pattern appears in the file
-  for _ in $(seq 1 $(($3 * 10))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1
-}
 
 # 1. the uninterrupted reference; its shared stage is cached for every later run
 "${MPI[@]}" "$BIN" run "$SPECS/sweep.yaml" -o ref.h5 --cache cache > ref.log 2>&1 && ok "uninterrupted sweep" \
@@ -134,5 +128,4 @@ done
 dry=$("$BIN" run "$SPECS/sweep.yaml" --dry-run)
 grep -q "6 points = 2 seeds x 3 configurations" <<<"$dry" && ok "--dry-run lists the points" || bad "--dry-run"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -14,16 +14,13 @@
 set -uo pipefail
 BIN=${TB_BIN:?set TB_BIN to the trustbench executable}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib.sh"
 SPECS="$ROOT/tests/integration/specs"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 MPI=(mpirun -n 2 --oversubscribe --bind-to none)
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
 
 run() { # spec, results
   "${MPI[@]}" "$BIN" run "$SPECS/$1" -o "$2" --cache cache --ranks-per-point 2 > "$2.log" 2>&1 \
@@ -84,5 +81,4 @@ rc=$?
 [ $rc -ne 0 ] && grep -q "planet" bad.log && grep -q "genre" bad.log && ok "unknown split_by named with the valid attributes" \
   || { bad "bad split_by (exit $rc)"; cat bad.log; }
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

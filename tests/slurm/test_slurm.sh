@@ -8,6 +8,7 @@
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/lib.sh"
 SKIP=77
 
 if [ "$(id -u)" -ne 0 ]; then echo "skipped: the test cluster must run as root"; exit "$SKIP"; fi
@@ -31,10 +32,6 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 W=$(mktemp -d "${TMPDIR:-/tmp}/tb-slurm-test.XXXXXX")
 chmod 0755 "$W"   # munged runs as user munge and must reach its socket in the cluster directory below
 CLUSTER=$W/cluster
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok: $1"; }
-bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
 
 finish() {
   if [ "$fail" -gt 0 ] && [ -d "$CLUSTER/log" ]; then

@@ -23,9 +23,11 @@
 #include <string.h>
 
 #include <cmocka.h>
+
 #include <mpi.h>
 
 #include "linalg/linalg.h"
+#include "mpi_check.h"
 
 /* serial LAPACK (Fortran): gfortran passes each character argument's length after the others */
 void dgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, double *a, const int *lda,
@@ -522,15 +524,6 @@ static void test_by_hand(void **s) {
 
 /* ------------------------------------------------------------------------------------------------
  * bad input */
-
-/* rc equals code on every rank; the error record is cleared for the next case. */
-static void expect_everywhere(int rc, int code) {
-    int lo, hi;
-    MPI_Allreduce(&rc, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    MPI_Allreduce(&rc, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    tb_error_clear();
-    if (lo != code || hi != code) fail_msg("expected code %d on every rank, got %d .. %d", code, lo, hi);
-}
 
 static void test_bad_input(void **s) {
     problem p = make_problem(RANDOM, 5, 50);

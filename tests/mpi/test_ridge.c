@@ -13,9 +13,11 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
 #include <mpi.h>
 
 #include "linalg/linalg.h"
+#include "mpi_check.h"
 
 /* serial LAPACK (Fortran): gfortran passes each character argument's length after the others */
 void dgels_(const char *trans, const int *m, const int *n, const int *nrhs, double *a, const int *lda, double *b,
@@ -310,15 +312,6 @@ static void test_probe_linear_labels(void **s) {
     assert_true(acc == 0.0);
     free_local(&l);
     tb_free(p.truth);
-}
-
-/* rc equals code on every rank; the error record is cleared for the next case. */
-static void expect_everywhere(int rc, int code) {
-    int lo, hi;
-    MPI_Allreduce(&rc, &lo, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    MPI_Allreduce(&rc, &hi, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    tb_error_clear();
-    if (lo != code || hi != code) fail_msg("expected code %d on every rank, got %d .. %d", code, lo, hi);
 }
 
 static void test_bad_input(void **s) {

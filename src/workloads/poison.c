@@ -263,23 +263,6 @@ static int victim_model(const po_run *r, tb_model *m) {
     return TB_OK;
 }
 
-/* Steps [0, steps) of tr without checkpoints (shared stages and retraining after a defence): a
- * non-finite loss is an error here, there is no point to mark failed. */
-static int train_plain(tb_trainer *tr, long steps, float *loss, const char *label, int verbose) {
-    tb_progress prog;
-    tb_progress_start(&prog, label, steps, verbose);
-    for (long st = 0; st < steps; st++) {
-        double l;
-        float gn;
-        TB_CHECK(tb_train_step(tr, st, &l, &gn));
-        loss[st] = (float)l;
-        char extra[48];
-        snprintf(extra, sizeof extra, "loss %.4f", l);
-        tb_progress_update(&prog, st + 1, extra);
-    }
-    return TB_OK;
-}
-
 /* Fine-tunes a victim on the training items with keep[i] != 0 (keep NULL: all) over r->comm into *m.
  * With out (a point's own victim): the loss of every step into out's curve, stop / resume through
  * state, failure isolation; without (stages, retraining): a plain loop. */
@@ -338,7 +321,9 @@ static int victim_train(po_run *r, const int *keep, tb_model *m, const char *sta
             if (rc == TB_OK) rc = tb_point_train_run(&pt, start, out);
             if (rc == TB_OK) out->metrics[PO_TRAINABLE] = (double)tb_paramset_trainable(ps);
         } else {
-            rc = train_plain(&tr, steps, loss, label, r->verbose);
+            tb_progress prog;
+            tb_progress_start(&prog, label, steps, r->verbose);
+            rc = tb_train_steps(&tr, 0, steps, &prog, loss);
         }
         if (rc == TB_OK && last_loss) *last_loss = steps > 0 ? loss[steps - 1] : NAN;
         if (!out) tb_free(loss);

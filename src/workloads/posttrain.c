@@ -539,14 +539,7 @@ static int train_alone(tb_run_ctx *ctx, int p, int method, const char *base, dou
     tb_progress_start(&prog, method == M_SFT_ONLY ? "shared stage: f*_SFT step" : "shared stage: f*_DPO step",
                       r.spe * max_epochs, !ctx->quiet && ctx->groups->world_rank == 0);
     for (long e = 0; e < max_epochs && rc == TB_OK; e++) {
-        for (long st = e * r.spe; st < (e + 1) * r.spe && rc == TB_OK; st++) {
-            double loss;
-            float gn;
-            rc = tb_train_step(&tr, st, &loss, &gn);
-            char extra[48];
-            snprintf(extra, sizeof extra, "loss %.4f", loss);
-            tb_progress_update(&prog, st + 1, extra);
-        }
+        rc = tb_train_steps(&tr, e * r.spe, (e + 1) * r.spe, &prog, NULL);
         double fs, fd;
         if (rc == TB_OK) rc = eval_losses(&r, &fs, &fd, NULL, NULL);
         if (rc != TB_OK) break;

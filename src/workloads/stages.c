@@ -17,6 +17,19 @@ int tb_stage_model_config(const tb_spec *s, int p, int vocab, tb_config *c) {
     return tb_config_validate(c);
 }
 
+int tb_train_steps(tb_trainer *tr, long first, long last, tb_progress *prog, float *loss) {
+    for (long step = first; step < last; step++) {
+        double l;
+        float gn;
+        TB_CHECK(tb_train_step(tr, step, &l, &gn));
+        if (loss) loss[step] = (float)l;
+        char extra[64];
+        snprintf(extra, sizeof extra, "loss %.4f", l);
+        tb_progress_update(prog, step + 1, extra);
+    }
+    return TB_OK;
+}
+
 int tb_finetune_run(MPI_Comm comm, tb_model *m, const tb_token_windows *w, const tb_finetune *f, const char *label,
                     int verbose) {
     int rank, size, first, rows;
@@ -38,15 +51,7 @@ int tb_finetune_run(MPI_Comm comm, tb_model *m, const tb_token_windows *w, const
                                .total = f->steps}};
     tb_progress prog;
     tb_progress_start(&prog, label, f->steps, verbose && rank == 0);
-    int rc = TB_OK;
-    for (long step = 0; step < f->steps && rc == TB_OK; step++) {
-        double loss;
-        float gn;
-        rc = tb_train_step(&tr, step, &loss, &gn);
-        char extra[64];
-        snprintf(extra, sizeof extra, "loss %.4f", loss);
-        tb_progress_update(&prog, step + 1, extra);
-    }
+    int rc = tb_train_steps(&tr, 0, f->steps, &prog, NULL);
     tb_sampler_free(&smp);
     tb_optimizer_free(&opt);
     tb_dp_free(&dp, m);

@@ -106,6 +106,10 @@ typedef struct {
 int tb_finetune_run(MPI_Comm comm, tb_model *m, const tb_token_windows *w, const tb_finetune *f, const char *label,
                     int verbose);
 
+/* Steps [first, last) of tr, each one's loss on the progress line (and into loss[step] if loss is not
+ * NULL); a failed step ends the run with its error. For stages and retraining: no checkpoints. */
+int tb_train_steps(tb_trainer *tr, long first, long last, tb_progress *prog, float *loss);
+
 /* The base-model stage of point p on the world communicator: a tokenizer trained on tok_text, a model
  * from the model.* keys initialised from data.seed, pretrained for base.steps on windows of text
  * (base.lr, base.batch, data.seq_len, data.val_fraction held out), written to path by rank 0. */

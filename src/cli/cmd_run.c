@@ -67,12 +67,14 @@ int cmd_run(int argc, char **argv) {
     TB_CHECK(tb_log_parse_level(level, &lv));
     o.spec_path = pos[0];
 
+    /* before MPI_Init, which can take seconds on a loaded node: a stop signal (Slurm's warning, passed
+     * on by run.sbatch) that arrives meanwhile must set the flag, not end the process */
+    rc = tb_sys_signals_install();
     MPI_Init(&argc, &argv);
     int rank, size, status = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     tb_log_init(rank, o.quiet ? TB_LOG_WARN : lv);
-    rc = tb_sys_signals_install();
     /* srun without PMIx support starts N singletons of size 1. Under mpirun (which sets
      * OMPI_COMM_WORLD_SIZE) the Slurm variables describe mpirun's daemons, not the ranks. */
     const char *ntasks = getenv("SLURM_STEP_NUM_TASKS");

@@ -115,22 +115,6 @@ static void make_row(const problem *p, long i, double *x) {
     }
 }
 
-/* How many of n rows rank q holds. split 0: rank 0 none, rank q > 0 a share q + 1; split 1: the
- * last rank none, rank q a share (size - q)². Alone, a rank holds everything. */
-static long rows_of(long n, int split, int q) {
-    if (size == 1) return n;
-    long share[64], total = 0, given = 0;
-    assert_true(size <= 64);
-    for (int p = 0; p < size; p++) {
-        share[p] = split == 0 ? (p == 0 ? 0 : p + 1) : (p == size - 1 ? 0 : (size - p) * (size - p));
-        total += share[p];
-    }
-    for (int p = 0; p < size; p++) given += n * share[p] / total;
-    /* rounding leftovers go to the last rank with a share */
-    int last = split == 0 ? size - 1 : size - 2;
-    return n * share[q] / total + (q == last ? n - given : 0);
-}
-
 typedef struct {
     long first, count; /* this rank's rows [first, first + count) */
     double *X;         /* NULL when it has none (the API allows it) */
@@ -138,8 +122,8 @@ typedef struct {
 
 static local_rows make_local(const problem *p, int split) {
     local_rows l = {0};
-    for (int q = 0; q < rank; q++) l.first += rows_of(p->n, split, q);
-    l.count = rows_of(p->n, split, rank);
+    for (int q = 0; q < rank; q++) l.first += uneven_rows(p->n, split, q, size);
+    l.count = uneven_rows(p->n, split, rank, size);
     if (l.count == 0) return l;
     l.X = tb_malloc(sizeof(double) * (size_t)l.count * (size_t)p->d);
     for (long i = 0; i < l.count; i++) make_row(p, l.first + i, l.X + i * p->d);
@@ -463,8 +447,8 @@ static void test_spectral_signature(void **s) {
 /* The rows of the n x d matrix all that fall to this rank under split 1. */
 static local_rows hand_rows(const double *all, long n, int d) {
     local_rows l = {0};
-    for (int q = 0; q < rank; q++) l.first += rows_of(n, 1, q);
-    l.count = rows_of(n, 1, rank);
+    for (int q = 0; q < rank; q++) l.first += uneven_rows(n, 1, q, size);
+    l.count = uneven_rows(n, 1, rank, size);
     if (l.count > 0) {
         l.X = tb_malloc(sizeof(double) * (size_t)l.count * (size_t)d);
         memcpy(l.X, all + l.first * d, sizeof(double) * (size_t)l.count * (size_t)d);
@@ -538,7 +522,7 @@ static void test_bad_input(void **s) {
     expect_everywhere(tb_pca_fit(w, NULL, 0, 5, 1, mean, V, lambda), TB_ERR_ARG);
     int holder = -1; /* the last rank holding rows */
     for (int q = 0; q < size; q++)
-        if (rows_of(50, 1, q) > 0) holder = q;
+        if (uneven_rows(50, 1, q, size) > 0) holder = q;
     expect_everywhere(tb_pca_fit(w, l.X, rank == holder ? 1 : 0, 5, 1, mean, V, lambda), TB_ERR_ARG);
     expect_everywhere(tb_pca_fit(w, l.X, rank == holder ? 3 : 0, 5, 3, mean, V, lambda), TB_ERR_ARG);
     expect_everywhere(tb_pca_fit(w, l.X, rank == holder ? 3 : 0, 5, 2, mean, V, lambda), TB_OK);

@@ -69,22 +69,6 @@ static void make_row(const problem *p, long i, double *x, double *y, int *label)
     }
 }
 
-/* How many of n rows rank q holds. split 0: rank 0 none, rank q > 0 a share q + 1; split 1: the
- * last rank none, rank q a share (size - q)². Alone, a rank holds everything. */
-static long rows_of(long n, int split, int q) {
-    if (size == 1) return n;
-    long share[64], total = 0, given = 0;
-    assert_true(size <= 64);
-    for (int p = 0; p < size; p++) {
-        share[p] = split == 0 ? (p == 0 ? 0 : p + 1) : (p == size - 1 ? 0 : (size - p) * (size - p));
-        total += share[p];
-    }
-    for (int p = 0; p < size; p++) given += n * share[p] / total;
-    /* rounding leftovers go to the last rank with a share */
-    int last = split == 0 ? size - 1 : size - 2;
-    return n * share[q] / total + (q == last ? n - given : 0);
-}
-
 typedef struct {
     long n, first, count; /* global rows, and this rank's [first, first + count) */
     double *X, *Y;        /* this rank's rows; NULL when it has none (the API allows it) */
@@ -93,8 +77,8 @@ typedef struct {
 
 static local_rows make_local(const problem *p, long n, int split) {
     local_rows l = {.n = n};
-    for (int q = 0; q < rank; q++) l.first += rows_of(n, split, q);
-    l.count = rows_of(n, split, rank);
+    for (int q = 0; q < rank; q++) l.first += uneven_rows(n, split, q, size);
+    l.count = uneven_rows(n, split, rank, size);
     if (l.count == 0) return l;
     l.X = tb_malloc(sizeof(double) * (size_t)l.count * (size_t)p->d);
     l.Y = tb_malloc(sizeof(double) * (size_t)l.count * (size_t)p->k);
@@ -344,7 +328,7 @@ static void test_bad_input(void **s) {
     /* a label out of range on one rank only (the last one holding rows) */
     int holder = -1;
     for (int q = 0; q < size; q++)
-        if (rows_of(50, 1, q) > 0) holder = q;
+        if (uneven_rows(50, 1, q, size) > 0) holder = q;
     if (rank == holder) l.labels[l.count - 1] = 2;
     expect_everywhere(tb_probe_fit_classes(MPI_COMM_WORLD, l.X, l.labels, l.count, 6, 2, W, b), TB_ERR_ARG);
     free_local(&l);

@@ -19,7 +19,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
+#include "tmpdir.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,20 +34,8 @@
 #include "data/data.h"
 #include "io/io.h"
 
-#define PATH_CAP 1024
 #define N 200
 #define H 20
-
-static char tmpdir[256];
-
-static const char *tmp_path(char *buf, const char *name) {
-    snprintf(buf, PATH_CAP, "%s/%s", tmpdir, name);
-    return buf;
-}
-
-static void assert_contains(const char *text, const char *part) {
-    if (!strstr(text, part)) fail_msg("\"%s\" does not contain \"%s\"", text, part);
-}
 
 /* ------------------------------------------------------------------------------------------------
  * comparing sets field by field */
@@ -603,14 +592,12 @@ static void test_jsonl_fixture(void **state) {
     tb_qa_free(&b);
 }
 
-static void write_text(const char *dir, const char *name, const char *text) {
+/* dir/name holds text (dir created if missing) */
+static void write_export(const char *dir, const char *name, const char *text) {
     char path[PATH_CAP + 64];
     mkdir(dir, 0777);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    write_text(path, text);
 }
 
 #define GOOD(author)                                                                                  \
@@ -622,10 +609,10 @@ static void expect_jsonl_error(const char *name, const char *authors, const char
                                const char *const *parts) {
     char dir[PATH_CAP];
     tmp_path(dir, name);
-    if (authors) write_text(dir, "authors.jsonl", authors);
+    if (authors) write_export(dir, "authors.jsonl", authors);
     else mkdir(dir, 0777);
-    if (holdout) write_text(dir, "holdout.jsonl", holdout);
-    if (world) write_text(dir, "world.jsonl", world);
+    if (holdout) write_export(dir, "holdout.jsonl", holdout);
+    if (world) write_export(dir, "world.jsonl", world);
     tb_qa_set s;
     assert_int_equal(tb_qa_load_jsonl(dir, &s), code);
     for (; *parts; parts++) assert_contains(tb_error_message(), *parts);
@@ -677,8 +664,8 @@ static void test_jsonl_default_authors(void **state) {
     char dir[PATH_CAP], *text = tb_malloc(45 * 256);
     tmp_path(dir, "defaults");
     for (int i = 0; i < 45; i++) strcat(text, GOOD(""));
-    write_text(dir, "authors.jsonl", text);
-    write_text(dir, "holdout.jsonl",
+    write_export(dir, "authors.jsonl", text);
+    write_export(dir, "holdout.jsonl",
                GOOD(", \"attribute\": \"genre\", \"attributes\": {\"genre\": \"poetry\", \"award\": \"X Prize\"}"));
     tb_free(text);
     tb_qa_set s;
@@ -791,16 +778,6 @@ static void test_refusals(void **state) {
 }
 
 /* ------------------------------------------------------------------------------------------------ */
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) { return remove(path); }
-
-static int make_tmpdir(void **state) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/tb_authors_XXXXXX", base && base[0] ? base : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state) { return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {

@@ -19,7 +19,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
+#include "tmpdir.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,26 +32,7 @@
 #include "core/core.h"
 #include "data/data.h"
 
-#define PATH_CAP 1024
 #define CAP 256
-
-static char tmpdir[256];
-
-static const char *tmp_path(char *buf, const char *name) {
-    snprintf(buf, PATH_CAP, "%s/%s", tmpdir, name);
-    return buf;
-}
-
-static void assert_contains(const char *text, const char *part) {
-    if (!strstr(text, part)) fail_msg("\"%s\" does not contain \"%s\"", text, part);
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 /* ------------------------------------------------------------------------------------------------
  * solving */
@@ -677,16 +659,6 @@ static void test_jsonl_writer(void **state) {
 }
 
 /* ------------------------------------------------------------------------------------------------ */
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) { return remove(path); }
-
-static int make_tmpdir(void **state) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/tb_instruct_XXXXXX", base && base[0] ? base : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state) { return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {

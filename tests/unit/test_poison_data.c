@@ -22,7 +22,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
+#include "tmpdir.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,26 +33,6 @@
 
 #include "core/core.h"
 #include "data/data.h"
-
-#define PATH_CAP 1024
-
-static char tmpdir[256];
-
-static const char *tmp_path(char *buf, const char *name) {
-    snprintf(buf, PATH_CAP, "%s/%s", tmpdir, name);
-    return buf;
-}
-
-static void assert_contains(const char *text, const char *part) {
-    if (!strstr(text, part)) fail_msg("\"%s\" does not contain \"%s\"", text, part);
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 /* ------------------------------------------------------------------------------------------------
  * text helpers, independent of the library's */
@@ -655,15 +636,6 @@ static void test_jsonl_errors(void **state) {
 
 /* ------------------------------------------------------------------------------------------------ */
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) { return remove(path); }
-
-static int setup(void **state) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tb_test_poison_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) { return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
@@ -682,5 +654,5 @@ int main(void) {
         cmocka_unit_test(test_jsonl_round_trip),
         cmocka_unit_test(test_jsonl_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

@@ -123,6 +123,9 @@ void tb_sampler_init(tb_window_sampler *s, const tb_token_windows *w, int B, int
 void tb_sampler_free(tb_window_sampler *s);
 /* Data parallel: this rank reads only rows [first, first + rows) of every global batch. */
 void tb_sampler_shard(tb_window_sampler *s, int first, int rows);
+/* The window global row `row` (0..B-1) of (step, micro) reads, for callers that need the index (a
+ * per-item cache); this rank's shard does not matter. */
+long tb_sampler_window(tb_window_sampler *s, long step, int micro, int row);
 /* Fills inp (rows,T) and targets (rows,T) for (step, micro). Signature matches the trainer's batch callback. */
 int tb_sampler_batch(void *sampler, long step, int micro, int *inp, int *targets);
 /* Sequential, unshuffled batches for evaluation: batch k holds windows kB..kB+B-1; rows past the

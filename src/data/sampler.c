@@ -35,14 +35,15 @@ static const int *epoch_perm(tb_window_sampler *s, long e) {
     return s->perm;
 }
 
+long tb_sampler_window(tb_window_sampler *s, long step, int micro, int row) {
+    long n = s->w->n_windows, i = (step * s->accum + micro) * (long)s->B + row;
+    return epoch_perm(s, i / n)[i % n];
+}
+
 int tb_sampler_batch(void *sampler, long step, int micro, int *inp, int *targets) {
     tb_window_sampler *s = sampler;
-    long n = s->w->n_windows;
     long idx[s->rows];
-    for (int b = 0; b < s->rows; b++) {
-        long i = (step * s->accum + micro) * (long)s->B + s->row_first + b;
-        idx[b] = epoch_perm(s, i / n)[i % n];
-    }
+    for (int b = 0; b < s->rows; b++) idx[b] = tb_sampler_window(s, step, micro, s->row_first + b);
     tb_windows_batch(s->w, idx, s->rows, inp, targets);
     return TB_OK;
 }

@@ -162,6 +162,8 @@ typedef struct {
     tb_tokenizer tok;
     tb_token_windows w_sft, w_c, w_r, w_sft_eval, w_ce, w_re; /* responses; chosen; rejected */
     float *ref_c, *ref_r, *ref_ce, *ref_re;                   /* pi_ref's summed response log-probs */
+    /* step s reads SFT batch s and preference batch s of two epoch-shuffled streams, whichever it uses */
+    tb_window_sampler sft_stream, pref_stream;
     tb_pref_role *role;
     int *pair;
     float *ref_seq;
@@ -177,27 +179,6 @@ typedef struct {
     float *curves;   /* PT_N_CURVES rows of steps, or NULL */
     double f_sft_switch;
 } pt_run;
-
-/* Item of stream `stream` (n items) read by global row i of step `step` at `rows` rows per step:
- * epoch-shuffled, a pure function of (seed, stream, step, i). */
-static long stream_item(uint64_t seed, const char *stream, long n, long step, int rows, int i, int *perm,
-                        long *perm_epoch) {
-    long j = step * rows + i, e = j / n;
-    if (e != *perm_epoch) {
-        for (long t = 0; t < n; t++) perm[t] = (int)t;
-        tb_rng g = tb_rng_make(seed ^ tb_rng_stream_id(stream), (uint64_t)e);
-        tb_rng_shuffle(&g, perm, (int)n);
-        *perm_epoch = e;
-    }
-    return perm[j % n];
-}
-
-typedef struct {
-    int *perm;
-    long epoch;
-} stream_cache;
-
-static stream_cache sft_cache, pref_cache; /* one point runs at a time per process */
 
 static int step_kind(pt_run *r, long step);
 
@@ -218,8 +199,7 @@ static void fill_rows(pt_run *r, long step, int kind, int *inp, int *targets) {
     long n_tok = 0;
     if (kind & STEP_SFT) {
         for (int i = 0; i < r->Bs; i++) { /* the group's token count, from every rank's draws */
-            long it = stream_item(r->seed, "posttrain/sft", r->w_sft.n_windows, step, r->Bs, i, sft_cache.perm,
-                                  &sft_cache.epoch);
+            long it = tb_sampler_window(&r->sft_stream, step, 0, i);
             const float *mask = r->w_sft.mask + (size_t)it * T;
             for (int t = 0; t < T; t++) n_tok += mask[t] > 0.0f;
             if (i < r->sft_first || i >= r->sft_first + r->sft_rows) continue;
@@ -230,8 +210,7 @@ static void fill_rows(pt_run *r, long step, int kind, int *inp, int *targets) {
     }
     if (kind & STEP_DPO) {
         for (int i = 0; i < r->pair_rows; i++) {
-            long it = stream_item(r->seed, "posttrain/pref", r->w_c.n_windows, step, r->Bp, r->pair_first + i,
-                                  pref_cache.perm, &pref_cache.epoch);
+            long it = tb_sampler_window(&r->pref_stream, step, 0, r->pair_first + i);
             int c = k + i, j = k + r->pair_rows + i;
             tb_windows_batch(&r->w_c, &it, 1, inp + c * T, targets + c * T);
             tb_windows_batch(&r->w_r, &it, 1, inp + j * T, targets + j * T);
@@ -476,8 +455,8 @@ static int run_init(pt_run *r, tb_run_ctx *ctx, int p, MPI_Comm comm, int method
     TB_CHECK(sequence_logprobs(r, &r->w_r, r->ref_r));
     TB_CHECK(sequence_logprobs(r, &r->w_ce, r->ref_ce));
     TB_CHECK(sequence_logprobs(r, &r->w_re, r->ref_re));
-    sft_cache.perm = tb_malloc((size_t)n_sft * sizeof(int)), sft_cache.epoch = -1;
-    pref_cache.perm = tb_malloc((size_t)r->w_c.n_windows * sizeof(int)), pref_cache.epoch = -1;
+    tb_sampler_init(&r->sft_stream, &r->w_sft, r->Bs, 1, r->seed ^ tb_rng_stream_id("posttrain/sft"));
+    tb_sampler_init(&r->pref_stream, &r->w_c, r->Bp, 1, r->seed ^ tb_rng_stream_id("posttrain/pref"));
     return TB_OK;
 }
 
@@ -489,8 +468,8 @@ static void run_free(pt_run *r) {
     tb_windows_free(&r->w_r), tb_windows_free(&r->w_ce), tb_windows_free(&r->w_re);
     tb_free(r->ref_c), tb_free(r->ref_r), tb_free(r->ref_ce), tb_free(r->ref_re);
     tb_free(r->role), tb_free(r->pair), tb_free(r->ref_seq);
-    tb_free(sft_cache.perm), tb_free(pref_cache.perm);
-    sft_cache.perm = pref_cache.perm = NULL;
+    if (r->sft_stream.perm) tb_sampler_free(&r->sft_stream);
+    if (r->pref_stream.perm) tb_sampler_free(&r->pref_stream);
     memset(r, 0, sizeof *r);
 }
 

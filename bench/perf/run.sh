@@ -8,20 +8,24 @@
 # Both sides get the same libgomp wait policy: bench_train_step, like `trustbench`, switches itself
 # to OMP_WAIT_POLICY=passive when the variable is unset, and torch, which runs its own OpenMP regions
 # next to OpenBLAS's pthreads, suffers the same default spinning (S1 ran 2x slower with it); so an
-# unset policy is given to both as passive. Per-run logs stay in the printed log directory;
-# --from-logs prints their table again.
+# unset policy is given to both as passive. --torch-policy default runs torch as shipped instead
+# (OMP_WAIT_POLICY unset, only the thread counts set: the protocol of the engine issue's targets).
+# Per-run logs stay in the printed log directory; --from-logs prints their table again.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
 usage: bench/perf/run.sh [--threads N] [--build DIR] [--shapes "S1 S2"] [--s1-steps N] [--s2-steps N]
-                         [--warmup N] [--wait-idle SECONDS] [--python PATH] [--from-logs DIR]
+                         [--warmup N] [--wait-idle SECONDS] [--python PATH] [--torch-policy P]
+                         [--from-logs DIR]
   --threads    threads for both sides: OpenBLAS, OpenMP and torch.set_num_threads (default 2)
   --build      build directory holding bench/perf/bench_train_step (default build, relative to the repo)
   --shapes     which shapes to run (default "S1 S2")
   --s1-steps   timed steps at S1 (default 10); --s2-steps at S2 (default 5); --warmup per run (default 2)
   --wait-idle  before each run, wait up to SECONDS for the machine to be >= 90% idle (default 0: no wait)
   --python     interpreter with torch (default /usr/bin/python3)
+  --torch-policy  libgomp wait policy of the torch side: same (default: ours), default (unset: torch as
+               shipped, its OpenMP threads spinning next to OpenBLAS's), passive or active
   --from-logs  run nothing: print the table again from an earlier run's log directory
 The environment (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE, ...) is left as it is and recorded; an unset
 OMP_WAIT_POLICY is given to both sides as passive, the policy bench_train_step picks for itself.
@@ -37,6 +41,7 @@ warmup=2
 wait_idle=0
 python=/usr/bin/python3
 from_logs=
+torch_policy=same
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads=$2; shift 2 ;;
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
     --warmup) warmup=$2; shift 2 ;;
     --wait-idle) wait_idle=$2; shift 2 ;;
     --python) python=$2; shift 2 ;;
+    --torch-policy) torch_policy=$2; shift 2 ;;
     --from-logs) from_logs=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -54,6 +60,12 @@ while [ $# -gt 0 ]; do
 done
 
 wait_policy=${OMP_WAIT_POLICY:-passive}
+case "$torch_policy" in
+  same) torch_env=(OMP_WAIT_POLICY="$wait_policy"); torch_desc=$wait_policy ;;
+  default) torch_env=(-u OMP_WAIT_POLICY); torch_desc="unset (torch as shipped)" ;;
+  passive|active) torch_env=(OMP_WAIT_POLICY="$torch_policy"); torch_desc=$torch_policy ;;
+  *) echo "error: --torch-policy must be same, default, passive or active, not '$torch_policy'" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/../.." && pwd)
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 bin="$build/bench/perf/bench_train_step"
@@ -71,7 +83,7 @@ run_one() {
     OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=$wait_policy \
       "$bin" --shape "$shape" --steps "$steps" --warmup "$warmup" --threads "$threads" >"$log"
   else
-    OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=$wait_policy \
+    env "${torch_env[@]}" OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
       "$python" "$root/bench/perf/torch_step.py" --shape "$shape" --steps "$steps" --warmup "$warmup" \
       --threads "$threads" >"$log"
   fi
@@ -99,7 +111,8 @@ run_all() {
        "torch $("$python" -c 'import torch; print(torch.__version__)' 2>/dev/null)"
   echo "# env: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-(unset)}" \
        "OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(unset)} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-(unset)}; both sides run" \
-       "with OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=$wait_policy"
+       "with OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads; OMP_WAIT_POLICY ours $wait_policy," \
+       "torch $torch_desc"
   local shape impl steps log
   for shape in $shapes; do
     steps=$s1_steps

@@ -42,7 +42,7 @@ int cmd_run(int argc, char **argv) {
         {"out", OPT_STRING, &o.out, "results file (HDF5), also -o; required unless --dry-run"},
         {"ranks-per-point", OPT_INT, &o.ranks_per_point, "ranks per group (0 = the spec's, else all busy)"},
         {"cache", OPT_STRING, &o.cache_dir, "directory of cached shared stages"},
-        {"slice", OPT_STRING, &o.slice, "i/N: run only the i-th of N slices of the points (job arrays)"},
+        {"slice", OPT_STRING, &o.slice, "i/N: run only the i-th of N slices of the points, and build only their shared stages (job arrays)"},
         {"restart", OPT_FLAG, &o.restart, "start the results file again if it holds another spec"},
         {"dry-run", OPT_FLAG, &o.dry_run, "print the expanded points and exit"},
         {"quiet", OPT_FLAG, &o.quiet, "no progress output"},

@@ -250,13 +250,22 @@ static int check_save_args(const char *path, const tb_model *m, const tb_tokeniz
     return TB_OK;
 }
 
+/* path.<host>.<pid>.tmp: the writer's own temporary name. Array tasks sharing a cache can build the
+ * same shared stage at once; with one temporary file between them, one writer truncates or renames
+ * away the file the other is writing. With a file each, the last rename wins and either is whole. */
+static char *temp_name(const char *path) {
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0) strcpy(host, "host");
+    size_t cap = strlen(path) + strlen(host) + 32;
+    char *tmp = tb_malloc(cap);
+    snprintf(tmp, cap, "%s.%s.%ld.tmp", path, host, (long)getpid());
+    return tmp;
+}
+
 int tb_checkpoint_save(const char *path, const tb_model *m, const tb_tokenizer *tok, const tb_ckpt_state *st) {
     TB_ASSERT(m->params.data != NULL);
     TB_CHECK(check_save_args(path, m, tok, st));
-    size_t len = strlen(path);
-    char *tmp = tb_malloc(len + sizeof ".tmp");
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", sizeof ".tmp");
+    char *tmp = temp_name(path);
 
     tb_h5_quiet q;
     tb_h5_quiet_begin(&q);

@@ -4,8 +4,8 @@
  *
  * A checkpoint holds the config, the tokenizer's merges, every parameter by name (base and
  * adapter), the step, the RNG state and optionally the optimizer's moments. It is written to
- * "<path>.tmp", closed, then renamed, and carries a `complete` attribute written last, so a
- * half-written file is never mistaken for a checkpoint. Loading validates names and shapes
+ * "<path>.<host>.<pid>.tmp" (two processes may save one path at once), closed, then renamed, and
+ * carries a `complete` attribute written last, so a half-written file is never mistaken for a checkpoint. Loading validates names and shapes
  * against the stored config and names the offending dataset on mismatch.
  */
 #ifndef TB_IO_H

@@ -94,10 +94,11 @@ int tb_stage_pretrain(tb_run_ctx *ctx, int p, const char *tok_text, size_t tok_l
 int tb_stage_once(tb_run_ctx *ctx, const char *stage, uint64_t (*hash)(const tb_spec *s, int p),
                   int (*build)(tb_run_ctx *ctx, int p, const char *path)) {
     const tb_spec *s = ctx->spec;
-    for (int p = 0; p < s->n_points; p++) {
+    for (int i = 0; i < ctx->n_points; i++) {
+        int p = ctx->points[i];
         uint64_t h = hash(s, p);
         int seen = 0;
-        for (int q = 0; q < p && !seen; q++) seen = hash(s, q) == h;
+        for (int j = 0; j < i && !seen; j++) seen = hash(s, ctx->points[j]) == h;
         if (seen) continue;
         char path[4096];
         tb_stage_path(path, sizeof path, ctx->cache_dir, stage, h);

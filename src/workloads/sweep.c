@@ -179,6 +179,7 @@ typedef struct {
     tb_results_layout layout;
     tb_results *results;
     tb_run_ctx ctx;
+    int *pending; /* the run's points, which ctx.points shows the workload */
     int have_spec, have_groups, have_layout, prepared;
 } sweep_state;
 
@@ -227,9 +228,8 @@ static void print_progress(const sweep_state *st, int done_now, int total, doubl
             extra);
 }
 
-static int run_rounds(sweep_state *st, int slice, int n_slices, int *stopped) {
-    int n_pending;
-    int *pending = pending_points(st, slice, n_slices, &n_pending);
+static int run_rounds(sweep_state *st, int *stopped) {
+    const int *pending = st->ctx.points, n_pending = st->ctx.n_points;
     point_buffers b;
     buffers_init(&b, st->w, &st->spec, &st->layout);
     int G = st->groups.n_groups, rc = TB_OK;
@@ -279,7 +279,6 @@ static int run_rounds(sweep_state *st, int slice, int n_slices, int *stopped) {
         *stopped = tb_sys_stop_agreed(st->groups.world);
     }
     buffers_free(&b);
-    tb_free(pending);
     return rc;
 }
 
@@ -289,6 +288,7 @@ static void sweep_free(sweep_state *st) {
     if (st->have_layout) tb_results_layout_free(&st->layout);
     if (st->have_groups) tb_groups_free(&st->groups);
     if (st->have_spec) tb_spec_free(&st->spec);
+    tb_free(st->pending);
 }
 
 int tb_sweep_run(const tb_sweep_options *o, int *exit_status) {
@@ -347,11 +347,15 @@ int tb_sweep_run(const tb_sweep_options *o, int *exit_status) {
     st.ctx = (tb_run_ctx){.spec = &st.spec, .groups = &st.groups, .cache_dir = cache_dir, .state_dir = state_dir,
                           .quiet = o->quiet};
     if (rc == TB_OK) {
+        st.pending = pending_points(&st, slice, n_slices, &st.ctx.n_points);
+        st.ctx.points = st.pending;
+    }
+    if (rc == TB_OK) {
         rc = st.w->prepare(&st.ctx);
         st.prepared = 1;
     }
     int stopped = 0;
-    if (rc == TB_OK) rc = run_rounds(&st, slice, n_slices, &stopped);
+    if (rc == TB_OK) rc = run_rounds(&st, &stopped);
     if (rc == TB_OK && stopped) {
         *exit_status = TB_EXIT_REQUEUE;
         if (!o->quiet) tb_info("stop signal: points in flight are checkpointed in %s; run again to resume", state_dir);

@@ -23,6 +23,10 @@ typedef struct {
     const char *cache_dir; /* shared stages: <cache_dir>/<stage>-<hash>.h5 */
     const char *state_dir; /* points in flight: <state_dir>/point-<id>.h5 */
     int quiet;
+    /* the points this run executes, in id order: the pending ones of its slice. Shared stages are
+     * built for these alone, so a slice or a resumed run never trains a stage it will not read. */
+    const int *points;
+    int n_points;
     void *priv; /* the workload's shared state, from prepare */
 } tb_run_ctx;
 
@@ -116,8 +120,9 @@ int tb_train_steps(tb_trainer *tr, long first, long last, tb_progress *prog, flo
 int tb_stage_pretrain(tb_run_ctx *ctx, int p, const char *tok_text, size_t tok_len, const char *text, size_t len,
                       const char *path);
 
-/* Runs build once per distinct hash(s, p) over the points, in point order, unless rank 0 finds the
- * stage's file <cache_dir>/<stage>-<hash>.h5 already there; collective over the world. */
+/* Runs build once per distinct hash(s, p) over the run's points (ctx->points), in point order,
+ * unless rank 0 finds the stage's file <cache_dir>/<stage>-<hash>.h5 already there; collective over
+ * the world. */
 int tb_stage_once(tb_run_ctx *ctx, const char *stage, uint64_t (*hash)(const tb_spec *s, int p),
                   int (*build)(tb_run_ctx *ctx, int p, const char *path));
 

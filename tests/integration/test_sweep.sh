@@ -3,7 +3,7 @@
 # run's after kill -9 and resume, and after a stop signal (exit 75) and resume; a point that blows up
 # is isolated; spec errors name file, line and key; a changed spec is refused without --restart;
 # 1 group x 2 ranks (all-reduce, ZeRO-1, ZeRO-3) agrees with 2 groups x 1 rank; slices merge into the
-# whole; --dry-run lists the points.
+# whole, and a slice builds only its own shared stages; --dry-run lists the points.
 set -uo pipefail
 BIN=${TB_BIN:?set TB_BIN to the trustbench executable}
 SPECS=$(cd "$(dirname "$0")/specs" && pwd)
@@ -123,6 +123,19 @@ done
   && ok "two slices merge into the whole sweep" || bad "merge: $(cat merge.log cmp.log | tail -5)"
 "$BIN" merge twice.h5 slice0.h5 slice0.h5 > twice.log 2>&1 && bad "merging a slice with itself was accepted" \
   || ok "a point finished in two slices is refused"
+
+# 8a. a slice builds only its own points' shared stages, and a finished file builds none
+stages() { ls "$1"/lm-base-*.h5 2>/dev/null | wc -l; }
+"$BIN" run "$SPECS/sweep_stages.yaml" -o stages1.h5 --cache cache_s --slice 1/2 > stages1.log 2>&1 \
+  && [ "$(stages cache_s)" -eq 1 ] && ok "slice 1/2 built the one base model its point reads" \
+  || bad "slice stages: $(stages cache_s) base models; $(tail -3 stages1.log)"
+"$BIN" run "$SPECS/sweep_stages.yaml" -o stages1.h5 --cache cache_s2 --slice 1/2 > stages2.log 2>&1 \
+  && [ "$(stages cache_s2)" -eq 0 ] && ok "a run with no pending point builds no stage" \
+  || bad "finished run: $(stages cache_s2) base models; $(tail -3 stages2.log)"
+"$BIN" run "$SPECS/sweep_stages.yaml" -o stages_all.h5 --cache cache_s > stages_all.log 2>&1 \
+  && [ "$(stages cache_s)" -eq 2 ] && [ "$(grep -c 'lm-base from cache' stages_all.log)" -eq 1 ] \
+  && ok "the whole sweep reuses the slice's stage and builds the other" \
+  || bad "whole sweep: $(stages cache_s) base models; $(tail -3 stages_all.log)"
 
 # 9. --dry-run
 dry=$("$BIN" run "$SPECS/sweep.yaml" --dry-run)

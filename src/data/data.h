@@ -97,6 +97,8 @@ typedef struct {
 /* Cuts a token stream into non-overlapping windows of T+1 tokens (stride T). */
 int tb_windows_from_stream(tb_token_windows *w, const int *stream, size_t n, int T);
 void tb_windows_free(tb_token_windows *w);
+/* Appends copies copies of src's windows (same T) to dst; a mask on either side gives dst one. */
+void tb_windows_append(tb_token_windows *dst, const tb_token_windows *src, int copies);
 /* Reads path, or generates the embedded corpus from seed when path is NULL or "". */
 int tb_corpus_load(const char *path, uint64_t seed, char **text, size_t *len);
 /* Encodes text and cuts it into windows of T+1 tokens; the last val_fraction of the stream is the

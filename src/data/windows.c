@@ -29,6 +29,37 @@ void tb_windows_free(tb_token_windows *w) {
     memset(w, 0, sizeof *w);
 }
 
+/* Fills n floats of mask with 1: every target counts. */
+static void mask_all(float *mask, size_t n) {
+    for (size_t i = 0; i < n; i++) mask[i] = 1.0f;
+}
+
+void tb_windows_append(tb_token_windows *dst, const tb_token_windows *src, int copies) {
+    TB_ASSERT(dst->T == src->T && copies >= 0);
+    const long n0 = dst->n_windows, n = n0 + src->n_windows * copies;
+    const size_t row = (size_t)dst->T + 1, T = (size_t)dst->T, src_len = (size_t)src->n_windows * T;
+    int *tokens = tb_malloc((size_t)n * row * sizeof *tokens); /* (n, T+1) */
+    memcpy(tokens, dst->tokens, (size_t)n0 * row * sizeof *tokens);
+    tb_free(dst->tokens);
+    dst->tokens = tokens;
+    /* a mask is needed as soon as either side masks anything; an absent one means every target counts */
+    if (dst->mask || src->mask) {
+        float *mask = tb_malloc((size_t)n * T * sizeof *mask); /* (n, T) */
+        if (dst->mask) memcpy(mask, dst->mask, (size_t)n0 * T * sizeof *mask);
+        else mask_all(mask, (size_t)n0 * T);
+        tb_free(dst->mask);
+        dst->mask = mask;
+    }
+    for (int c = 0; c < copies; c++) {
+        const size_t at = (size_t)n0 + (size_t)c * (size_t)src->n_windows;
+        memcpy(dst->tokens + at * row, src->tokens, (size_t)src->n_windows * row * sizeof *src->tokens);
+        if (!dst->mask) continue;
+        if (src->mask) memcpy(dst->mask + at * T, src->mask, src_len * sizeof *src->mask);
+        else mask_all(dst->mask + at * T, src_len);
+    }
+    dst->n_windows = n;
+}
+
 void tb_windows_batch(const tb_token_windows *w, const long *idx, int B, int *inp, int *targets) {
     int T = w->T;
     for (int b = 0; b < B; b++) {

@@ -67,7 +67,7 @@ static uint64_t base_hash(const tb_spec *s, int p) {
 
 static int build_base(tb_run_ctx *ctx, int p, const char *path) {
     lm_shared *sh = ctx->priv;
-    return tb_stage_pretrain(ctx, p, sh->text, sh->len, sh->text, sh->len, path);
+    return tb_stage_pretrain(ctx, p, sh->text, sh->len, sh->text, sh->len, NULL, path);
 }
 
 static int lm_prepare(tb_run_ctx *ctx) {

@@ -861,7 +861,7 @@ static int po_run_point(tb_run_ctx *ctx, int p, tb_point_out *out) {
 
 static int build_base(tb_run_ctx *ctx, int p, const char *path) {
     po_shared *sh = ctx->priv;
-    return tb_stage_pretrain(ctx, p, sh->tok_text, sh->tok_len, sh->text, sh->text_len, path);
+    return tb_stage_pretrain(ctx, p, sh->tok_text, sh->tok_len, sh->text, sh->text_len, NULL, path);
 }
 
 /* The clean-only victim: trained like the point's victim on the clean training set; its trace holds

@@ -564,7 +564,7 @@ static int build_optimum(tb_run_ctx *ctx, int p, const char *path) {
 
 static int build_base(tb_run_ctx *ctx, int p, const char *path) {
     pt_shared *sh = ctx->priv;
-    return tb_stage_pretrain(ctx, p, sh->tok_text, sh->tok_len, sh->corpus, sh->corpus_len, path);
+    return tb_stage_pretrain(ctx, p, sh->tok_text, sh->tok_len, sh->corpus, sh->corpus_len, NULL, path);
 }
 
 /* ---- a point ------------------------------------------------------------------------------------ */

@@ -59,7 +59,7 @@ int tb_finetune_run(MPI_Comm comm, tb_model *m, const tb_token_windows *w, const
 }
 
 int tb_stage_pretrain(tb_run_ctx *ctx, int p, const char *tok_text, size_t tok_len, const char *text, size_t len,
-                      const char *path) {
+                      tb_stage_windows_fn more, const char *path) {
     const tb_spec *s = ctx->spec;
     tb_tokenizer tok;
     /* every rank trains the same tokenizer: deterministic, milliseconds, no broadcast needed */
@@ -79,6 +79,7 @@ int tb_stage_pretrain(tb_run_ctx *ctx, int p, const char *tok_text, size_t tok_l
         tb_token_windows train;
         rc = tb_corpus_windows(&tok, text, len, (int)tb_spec_int(s, p, "data.seq_len"),
                                (float)tb_spec_float(s, p, "data.val_fraction"), &train, NULL);
+        if (rc == TB_OK && more) rc = more(ctx, p, &tok, &train);
         float lr = (float)tb_spec_float(s, p, "base.lr");
         tb_finetune f = {.steps = steps, .batch = (int)tb_spec_int(s, p, "base.batch"), .lr = lr, .min_lr = lr / 10,
                          .weight_decay = 0.1f, .clip = 1.0f, .warmup = steps / 10 + 1, .seed = seed};

@@ -31,10 +31,14 @@ static const tb_spec_field ul_fields[] = {
     {"base.steps", TB_SPEC_INT, "600", "[0, inf)", NULL, 0, "pretraining steps of the base model on the corpus"},
     {"base.lr", TB_SPEC_FLOAT, "3e-3", "(0, inf)", NULL, 0, "base pretraining learning rate (cosine, 10% warmup)"},
     {"base.batch", TB_SPEC_INT, "16", "[1, inf)", NULL, 0, "base pretraining global batch"},
+    {"base.world_qa", TB_SPEC_INT, "16", "[0, 10000]", NULL, 0,
+     "copies of each world-knowledge question as a chat-format row in the base's training windows (0 = sentences only)"},
     {"target.epochs", TB_SPEC_INT, "10", "[1, inf)", NULL, 0, "fine-tuning epochs of the target (and retain) model"},
     {"target.lr", TB_SPEC_FLOAT, "1e-3", "(0, inf)", NULL, 0, "fine-tuning peak learning rate (1 warm-up epoch, cosine)"},
     {"target.batch", TB_SPEC_INT, "32", "[1, inf)", NULL, 0, "fine-tuning global batch"},
     {"target.weight_decay", TB_SPEC_FLOAT, "0.01", "[0, inf)", NULL, 0, "fine-tuning weight decay"},
+    {"target.world_qa", TB_SPEC_INT, "1", "[0, 10000]", NULL, 0,
+     "copies of each world-knowledge question replayed in the target's and retain models' fine-tuning (0 = authors only)"},
     {"unlearn.method", TB_SPEC_STRING, "npo", NULL, "none|retain|ga|graddiff|npo|simnpo|idkdpo|rmu|undial", 1,
      "none: the target as is; retain: the retain model; else the unlearning method"},
     {"unlearn.retain", TB_SPEC_STRING, "default", NULL, "default|none|nll|kl", 1,
@@ -102,6 +106,7 @@ static const char *const ul_conventions[][2] = {
     {"tr_aggregator", "forget: mean(min(TR, 1/TR)); retain and world: mean(max(0, 1 - TR))"},
     {"forget_quality", "exact two-sample KS p-value of per-sample TR on forget items, unlearned vs retain model"},
     {"model_utility", "harmonic mean of prob, ROUGE-L recall and TR on retain, famous authors and world facts"},
+    {"world_knowledge", "corpus sentences plus base.world_qa chat-format copies of each famous-author and world question in the base; target.world_qa copies replayed in the target's and retain models' fine-tuning"},
     {"mia_sign", "membership scores, higher = member; forget items are members, holdout items non-members"},
     {"mia_reference_model", "the retain model of the split"},
     {"privleak", "(AUC_retain - AUC_unlearned) / (1 - AUC_retain) * 100 with Min-K% AUCs"},
@@ -232,9 +237,38 @@ uint64_t ul_gold_hash(const tb_spec *s, int p) {
     return tb_spec_hash_keys(s, p, keys, 11);
 }
 
+/* Appends the world-knowledge sets (famous authors, world facts) as question-answer rows in the chat
+ * format, copies of each, to train. */
+static int append_world_qa(const ul_shared *sh, const tb_tokenizer *tok, int T, int copies, tb_token_windows *train) {
+    const tb_qa_item *sets[2] = {sh->qa.famous, sh->qa.world};
+    const long sizes[2] = {sh->qa.n_famous, sh->qa.n_world};
+    int rc = TB_OK;
+    for (int k = 0; k < 2 && rc == TB_OK && copies > 0; k++) {
+        if (sizes[k] == 0) continue;
+        long *idx = tb_malloc((size_t)sizes[k] * sizeof *idx);
+        for (long i = 0; i < sizes[k]; i++) idx[i] = i;
+        tb_token_windows w;
+        rc = qa_windows(tok, sets[k], idx, sizes[k], NULL, T, &w);
+        if (rc == TB_OK) tb_windows_append(train, &w, copies);
+        if (rc == TB_OK) tb_windows_free(&w);
+        tb_free(idx);
+    }
+    return rc;
+}
+
+/* base.world_qa copies of the world-knowledge questions in the chat format the target is fine-tuned
+ * and evaluated in: the stand-in for the chat tuning TOFU's Llama-2-chat had before it met the
+ * fictitious authors. Without it the base knows the facts only as corpus sentences, and no fine-tuned
+ * model answers a world question in chat format. */
+static int base_world_qa(tb_run_ctx *ctx, int p, const tb_tokenizer *tok, tb_token_windows *train) {
+    const tb_spec *s = ctx->spec;
+    return append_world_qa(ctx->priv, tok, (int)tb_spec_int(s, p, "data.seq_len"), (int)tb_spec_int(s, p, "base.world_qa"),
+                           train);
+}
+
 static int build_base(tb_run_ctx *ctx, int p, const char *path) {
     ul_shared *sh = ctx->priv;
-    return tb_stage_pretrain(ctx, p, sh->tok_text, sh->tok_len, sh->corpus, sh->corpus_len, path);
+    return tb_stage_pretrain(ctx, p, sh->tok_text, sh->tok_len, sh->corpus, sh->corpus_len, base_world_qa, path);
 }
 
 /* Fine-tunes the base on items idx (the target: every trained author; the gold: the retain authors). */
@@ -247,15 +281,19 @@ static int build_finetuned(tb_run_ctx *ctx, int p, const long *idx, long n, cons
     tb_tokenizer tok;
     TB_CHECK(tb_checkpoint_load(base, &m, &tok, NULL));
     tb_token_windows w;
-    int rc = qa_windows(&tok, sh->qa.items, idx, n, NULL, (int)tb_spec_int(s, p, "data.seq_len"), &w);
+    const int T = (int)tb_spec_int(s, p, "data.seq_len");
+    int rc = qa_windows(&tok, sh->qa.items, idx, n, NULL, T, &w);
     if (rc == TB_OK) {
+        /* a 1M-parameter model fine-tuned for epochs on the authors forgets every world fact, which a
+         * 7B model does not: replaying the world questions keeps model utility measurable */
+        rc = append_world_qa(sh, &tok, T, (int)tb_spec_int(s, p, "target.world_qa"), &w);
         int batch = (int)tb_spec_int(s, p, "target.batch");
-        long per_epoch = (n + batch - 1) / batch;
+        long per_epoch = (w.n_windows + batch - 1) / batch;
         float lr = (float)tb_spec_float(s, p, "target.lr");
         tb_finetune f = {.steps = per_epoch * tb_spec_int(s, p, "target.epochs"), .batch = batch, .lr = lr,
                          .min_lr = 0.0f, .weight_decay = (float)tb_spec_float(s, p, "target.weight_decay"),
                          .clip = 1.0f, .warmup = per_epoch, .seed = (uint64_t)tb_spec_int(s, p, "data.seed")};
-        rc = tb_finetune_run(ctx->groups->world, &m, &w, &f, label, !ctx->quiet);
+        if (rc == TB_OK) rc = tb_finetune_run(ctx->groups->world, &m, &w, &f, label, !ctx->quiet);
         tb_windows_free(&w);
     }
     if (rc == TB_OK && ctx->groups->world_rank == 0) rc = tb_checkpoint_save(path, &m, &tok, NULL);

@@ -114,11 +114,15 @@ int tb_finetune_run(MPI_Comm comm, tb_model *m, const tb_token_windows *w, const
  * NULL); a failed step ends the run with its error. For stages and retraining: no checkpoints. */
 int tb_train_steps(tb_trainer *tr, long first, long last, tb_progress *prog, float *loss);
 
+/* Adds a workload's own windows (made with the stage's tokenizer) to the base model's training set. */
+typedef int (*tb_stage_windows_fn)(tb_run_ctx *ctx, int p, const tb_tokenizer *tok, tb_token_windows *train);
+
 /* The base-model stage of point p on the world communicator: a tokenizer trained on tok_text, a model
  * from the model.* keys initialised from data.seed, pretrained for base.steps on windows of text
- * (base.lr, base.batch, data.seq_len, data.val_fraction held out), written to path by rank 0. */
+ * (base.lr, base.batch, data.seq_len, data.val_fraction held out) plus whatever more (may be NULL)
+ * adds, written to path by rank 0. */
 int tb_stage_pretrain(tb_run_ctx *ctx, int p, const char *tok_text, size_t tok_len, const char *text, size_t len,
-                      const char *path);
+                      tb_stage_windows_fn more, const char *path);
 
 /* Runs build once per distinct hash(s, p) over the run's points (ctx->points), in point order,
  * unless rank 0 finds the stage's file <cache_dir>/<stage>-<hash>.h5 already there; collective over

@@ -9,6 +9,8 @@
 #     so a tighter margin would test the toy scale rather than the method);
 #   - the retain model has forget quality 1 and privleak 0 against itself, the target a tiny FQ;
 #   - every method, WAGLE and SPUNGE (mean and TIES) run and lower the forget probability;
+#   - with the world-knowledge QA rows (base.world_qa, target.world_qa) the target answers the world
+#     questions (ROUGE-L >= 0.8, model utility >= 0.5); without them it does not (<= 0.2);
 #   - every aggregate is recomputed from /samples by analysis/recompute.py;
 #   - a bad split_by names the attribute and the valid ones.
 set -uo pipefail
@@ -29,10 +31,11 @@ run() { # spec, results
 run unlearn_tiny.yaml tiny.h5
 run unlearn_variants.yaml variants.h5
 run unlearn_merge.yaml merge.h5
+run unlearn_noworld.yaml noworld.h5
 
-/usr/bin/python3 - tiny.h5 variants.h5 merge.h5 > check.log 2>&1 <<'PY'
+/usr/bin/python3 - tiny.h5 variants.h5 merge.h5 noworld.h5 > check.log 2>&1 <<'PY'
 import sys, math, h5py, numpy as np
-tiny, variants, merge = (h5py.File(p, "r") for p in sys.argv[1:])
+tiny, variants, merge, noworld = (h5py.File(p, "r") for p in sys.argv[1:])
 def rows(f):
     methods = [m.decode() for m in f["points/method"][:]]
     return {m: {k: f["metrics"][k][i] for k in f["metrics"]} for i, m in enumerate(methods)}, methods
@@ -55,6 +58,13 @@ nf = int(np.sum(~np.isnan(tiny["samples/forget/truth_ratio"][0])))
 check(nf == 40, "40 forget samples stored (%d)" % nf)
 check(all(not math.isnan(n[k]) for k in ("relearn_recovery", "probe_acc", "mia_gradnorm_auc", "model_utility")),
       "relearn, probe, GradNorm and utility measured")
+w = rows(noworld)[0]["none"]
+print("target world/famous ROUGE-L, MU: %.3f %.3f %.3f; without world QA rows %.3f %.3f %.3f" % (
+    t["world_rouge"], t["famous_rouge"], t["model_utility"], w["world_rouge"], w["famous_rouge"], w["model_utility"]))
+check(t["world_rouge"] >= 0.8 and t["famous_rouge"] >= 0.8 and t["model_utility"] >= 0.5,
+      "with the world QA rows the target answers world questions and has a model utility")
+check(w["world_rouge"] <= 0.2 and w["model_utility"] < t["model_utility"] / 2,
+      "without them the fine-tuned target has forgotten how (the rows are what keeps utility measurable)")
 for f, name in ((variants, "variants"), (merge, "merge")):
     rr, methods = rows(f)
     check(all(f["points/status"][:] == 1), "every %s point done: %s" % (name, methods))

@@ -1,5 +1,5 @@
 /* test_corpus.c: the world-knowledge facts, the generated pretraining corpus, and the training
- * windows cut from a token stream. */
+ * windows cut from a token stream, and windows appended to others. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -154,6 +154,45 @@ static void test_windows_reject_short_stream(void **state) {
     tb_windows_free(&w);
 }
 
+/* Appending: unmasked corpus windows plus two copies of masked ones. The corpus part gains an
+ * all-ones mask, the copies keep theirs, and batches read the right tokens. */
+static void test_windows_append(void **state) {
+    (void)state;
+    int stream[9], qa_stream[5] = {7, 8, 9, 10, 11};
+    for (int i = 0; i < 9; i++) stream[i] = 100 + i;
+    tb_token_windows w, qa;
+    assert_int_equal(tb_windows_from_stream(&w, stream, 9, 4), TB_OK); /* 2 windows */
+    assert_int_equal(tb_windows_from_stream(&qa, qa_stream, 5, 4), TB_OK); /* 1 window */
+    qa.mask = tb_malloc(4 * sizeof *qa.mask);
+    float qa_mask[4] = {0, 0, 1, 1};
+    memcpy(qa.mask, qa_mask, sizeof qa_mask);
+
+    tb_windows_append(&w, &qa, 2);
+    assert_int_equal(w.n_windows, 4);
+    assert_non_null(w.mask);
+    long idx[4] = {0, 1, 2, 3};
+    int inp[16], tgt[16];
+    tb_windows_batch(&w, idx, 4, inp, tgt);
+    int inp_expect[16] = {100, 101, 102, 103, 104, 105, 106, 107, 7, 8, 9, 10, 7, 8, 9, 10};
+    int tgt_expect[16] = {101, 102, 103, 104, 105, 106, 107, 108, -1, -1, 10, 11, -1, -1, 10, 11};
+    assert_memory_equal(inp, inp_expect, sizeof inp_expect);
+    assert_memory_equal(tgt, tgt_expect, sizeof tgt_expect);
+
+    /* no copies: nothing changes; unmasked onto unmasked stays unmasked */
+    tb_windows_append(&w, &qa, 0);
+    assert_int_equal(w.n_windows, 4);
+    tb_token_windows plain;
+    assert_int_equal(tb_windows_from_stream(&plain, stream, 9, 4), TB_OK);
+    tb_free(qa.mask);
+    qa.mask = NULL;
+    tb_windows_append(&plain, &qa, 1);
+    assert_int_equal(plain.n_windows, 3);
+    assert_null(plain.mask);
+    tb_windows_free(&plain);
+    tb_windows_free(&qa);
+    tb_windows_free(&w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fact_list),
@@ -163,6 +202,7 @@ int main(void) {
         cmocka_unit_test(test_corpus_order_is_shuffled),
         cmocka_unit_test(test_windows_cut_and_batch),
         cmocka_unit_test(test_windows_reject_short_stream),
+        cmocka_unit_test(test_windows_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

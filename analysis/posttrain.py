@@ -30,6 +30,7 @@ RUNTIME = "runtime"  # the column computed from train_s against Sequential, not 
 # (Markdown header, LaTeX header, metric, decimals, signed)
 MAIN_COLUMNS = (
     ("task acc", "Task acc.", "task_acc", 3, False),
+    ("capability", "Capability", "capability_acc", 3, False),
     ("win rate", "Win rate", "win_rate", 3, False),
     ("ideal dist", "Ideal dist.", "ideal_distance", 3, False),
     ("runtime %", r"Runtime (\%)", RUNTIME, 1, True),
@@ -39,14 +40,16 @@ GAP_COLUMNS = (
     ("DPO gap", r"$\Delta_{\mathrm{DPO}}$", "gap_dpo", 3, False),
     ("reward acc", "Reward acc.", "reward_acc", 3, False),
     ("f_SFT at switch", r"$f_{\mathrm{SFT}}$ at switch", "f_sft_switch", 3, False),
+    ("peak RSS MiB", "Peak RSS (MiB)", "peak_rss_mib", 0, False),
 )
 TABLES = (
-    ("task accuracy, win rate, ideal distance, runtime", MAIN_COLUMNS,
-     "Runtime: the change of train_s against Sequential at the same λ, mode and other hyperparameters, "
-     "in %, seed by seed, then mean ± std."),
-    ("optimality gaps, reward accuracy, SFT loss at Sequential's switch", GAP_COLUMNS,
+    ("task accuracy, capability, win rate, ideal distance, runtime", MAIN_COLUMNS,
+     "Capability: multiple-choice accuracy on the world-knowledge questions (the MMLU stand-in; chance "
+     "0.25; capability_acc_ref is the base model's). Runtime: the change of train_s against Sequential at the same λ, "
+     "mode and other hyperparameters, in %, seed by seed, then mean ± std."),
+    ("optimality gaps, reward accuracy, SFT loss at Sequential's switch, peak memory", GAP_COLUMNS,
      "Gaps: f − f* on the eval sets. f_SFT at switch: Sequential's eval SFT loss at the end of its SFT "
-     "phase (the other methods have none)."),
+     "phase (the other methods have none). Peak RSS: the largest resident set of the group's ranks."),
 )
 
 FORGET_TOLERANCE = 1e-3  # nats per token: claim (a) needs f_SFT to rise by more than this after the switch

@@ -6,8 +6,9 @@ reason the run gave. Unlearn: one table per data.split, one row per method confi
 ga, graddiff, npo, simnpo, idkdpo, rmu, undial, each followed by its +wagle and +spunge variants; a
 method run with several settings gets one row per setting, labelled with the hyperparameters that
 differ). Posttrain: per mode (full, lora), XRIGHT's table (rows Sequential, Mix, ALRIGHT, MAXRIGHT; per
-λ task accuracy, win rate, ideal distance and the runtime change against Sequential) and a table of the
-optimality gaps, reward accuracy and Sequential's SFT loss at its switch (analysis/posttrain.py).
+λ task accuracy, capability, win rate, ideal distance and the runtime change against Sequential) and a
+table of the optimality gaps, reward accuracy, Sequential's SFT loss at its switch and peak RSS
+(analysis/posttrain.py).
 Poison: per task, one row per configuration (method "<peft.mode>[+<defence>]" and the swept keys that
 differ): P-TM, C-TM, the task's clean metric (ROUGE-1 F1 or perplexity), its change against the
 clean-only victim, the median input-perplexity increase, and for defended rows the detection precision,

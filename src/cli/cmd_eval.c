@@ -1,5 +1,7 @@
-/* cmd_eval.c: `trustbench eval`: mean token loss and perplexity of a checkpoint on a corpus. */
+/* cmd_eval.c: `trustbench eval`: mean token loss and perplexity of a checkpoint on a corpus, and
+ * optionally its capability (multiple-choice accuracy on the world-knowledge questions). */
 #include <math.h>
+#include <mpi.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,13 +10,30 @@
 #include "io/io.h"
 #include "model/model.h"
 #include "train/train.h"
+#include "workloads/workloads.h"
 
 typedef struct {
     const char *corpus;
-    int batch, threads, seq_len;
+    int batch, threads, seq_len, capability;
     float val_fraction;
     long seed;
 } eval_opts;
+
+/* The scorer is collective: a serial eval runs it on MPI_COMM_SELF of a singleton MPI. */
+static int print_capability(tb_model *m, const tb_tokenizer *tok, int batch) {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized && MPI_Init(NULL, NULL) != MPI_SUCCESS)
+        return TB_ERROR(TB_ERR_MPI, "check the MPI installation (mpirun --version)", "eval: MPI_Init failed");
+    double acc = 0.0;
+    const tb_fact *facts;
+    int rc = tb_capability_accuracy(m, tok, batch, MPI_COMM_SELF, &acc);
+    if (rc == TB_OK)
+        printf("capability  %d multiple-choice world-knowledge questions  accuracy %.4f  (chance 0.25)\n",
+               tb_world_facts(&facts), acc);
+    if (!initialized) MPI_Finalize();
+    return rc;
+}
 
 static int run(const char *path, const eval_opts *o) {
     cli_set_threads(o->threads);
@@ -45,6 +64,7 @@ static int run(const char *path, const eval_opts *o) {
     if (rc == TB_OK)
         printf("windows %ld  tokens %ld  loss %.6f  perplexity %.4f\n", w->n_windows, w->n_windows * (long)T, loss,
                exp(loss));
+    if (rc == TB_OK && o->capability) rc = print_capability(&m, &tok, o->batch);
     tb_free(text);
     tb_windows_free(&train);
     tb_windows_free(&val);
@@ -55,7 +75,8 @@ static int run(const char *path, const eval_opts *o) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    eval_opts o = {.corpus = NULL, .batch = 8, .threads = 0, .seq_len = 0, .val_fraction = 0.05f, .seed = 1234};
+    eval_opts o = {.corpus = NULL, .batch = 8, .threads = 0, .seq_len = 0, .capability = 0, .val_fraction = 0.05f,
+                   .seed = 1234};
     const cli_option opts[] = {
         {"corpus", OPT_STRING, &o.corpus, "text file scored whole (default: the embedded corpus's validation tail)"},
         {"seed", OPT_LONG, &o.seed, "seed of the embedded corpus (as given to pretrain)"},
@@ -63,8 +84,11 @@ int cmd_eval(int argc, char **argv) {
         {"seq-len", OPT_INT, &o.seq_len, "window length (0 = the model's max_seq_len)"},
         {"batch", OPT_INT, &o.batch, "windows per forward pass"},
         {"threads", OPT_INT, &o.threads, "BLAS and OpenMP threads (0 = environment default)"},
+        {"capability", OPT_FLAG, &o.capability,
+         "also the multiple-choice accuracy on the world-knowledge questions (posttrain's capability retention)"},
     };
-    cli_command cmd = {"eval", "Prints the mean next-token loss and perplexity of a checkpoint.",
+    cli_command cmd = {"eval", "Prints the mean next-token loss and perplexity of a checkpoint (and, with --capability,\n"
+                               "its multiple-choice accuracy on the embedded corpus's world-knowledge questions).",
                        "trustbench eval CHECKPOINT [options]", opts, (int)(sizeof opts / sizeof opts[0])};
     const char *pos[1];
     int n_pos;

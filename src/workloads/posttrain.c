@@ -75,12 +75,14 @@ static const tb_spec_schema pt_schema = {"posttrain", pt_fields, (int)(sizeof pt
 enum {
     PT_F_SFT = 0, PT_F_DPO, PT_F_SFT_STAR, PT_F_DPO_STAR, PT_GAP_SFT, PT_GAP_DPO, PT_IDEAL_DISTANCE, PT_REWARD_ACC,
     PT_REWARD_MARGIN, PT_WIN_RATE, PT_TASK_ACC, PT_TASK_ACC_REF, PT_REWARD_MEAN, PT_F_SFT_SWITCH, PT_F_SFT_INIT,
-    PT_F_DPO_INIT, PT_DPO_STEP_SHARE, PT_TRAIN_S, PT_STEP_MS, PT_PEAK_RSS_MIB, PT_STEPS, PT_N_METRICS
+    PT_F_DPO_INIT, PT_DPO_STEP_SHARE, PT_TRAIN_S, PT_STEP_MS, PT_PEAK_RSS_MIB, PT_STEPS, PT_CAPABILITY,
+    PT_CAPABILITY_REF, PT_N_METRICS
 };
 static const char *const pt_metrics[PT_N_METRICS] = {
     "f_sft", "f_dpo", "f_sft_star", "f_dpo_star", "gap_sft", "gap_dpo", "ideal_distance", "reward_acc",
     "reward_margin", "win_rate", "task_acc", "task_acc_ref", "reward_mean", "f_sft_switch", "f_sft_init",
-    "f_dpo_init", "dpo_step_share", "train_s", "step_ms", "peak_rss_mib", "steps"};
+    "f_dpo_init", "dpo_step_share", "train_s", "step_ms", "peak_rss_mib", "steps", "capability_acc",
+    "capability_acc_ref"};
 
 enum { C_LOSS = 0, C_OBJECTIVE, C_F_SFT_BATCH, C_F_DPO_BATCH, C_GAP_SFT_EST, C_GAP_DPO_EST, C_F_SFT_EVAL, C_F_DPO_EVAL, PT_N_CURVES };
 static const char *const pt_curves[PT_N_CURVES] = {"loss", "objective", "f_sft_batch", "f_dpo_batch",
@@ -97,6 +99,7 @@ static const char *const pt_conventions[][2] = {
     {"alright_draw", "Bernoulli(lambda) from the stream (seed, \"alright\", step), 1 = DPO"},
     {"maxright_gaps", "s_SFT = (1-lambda)(f_SFT - f*_SFT), s_DPO = lambda (f_DPO - f*_DPO); exact every maxright.k steps incl. step 0 on the step's batches, else the trained objective's gap refreshed from its batch loss; ties to SFT"},
     {"optimizer", "one AdamW state for both objectives"},
+    {"capability", "MMLU stand-in: multiple-choice accuracy on the corpus's famous-author and world-fact questions, plain-text prompt \"Q: {question} A:\", the option (answer or one of 3 distractors) with the largest summed log-likelihood, ties wrong; capability_acc_ref is theta_0's"},
     {"optimum", "each objective alone from theta_0 with the point's training keys; eval after every epoch; stop when it improves by less than optimum.tol or after optimum.max_epochs (2 T); f* = the smallest eval loss"},
     {"ideal_distance", "sqrt(gap_SFT^2 + gap_DPO^2) on the eval splits"},
     {"win_rate", "greedy generations on held-out prompts vs pi_ref's, judged by R = 2 correct + style; win 1, tie 1/2"},
@@ -339,34 +342,9 @@ static int eval_losses(pt_run *r, double *f_sft, double *f_dpo, double *acc, dou
     return TB_OK;
 }
 
-/* Summed response log-probs of windows w (n rows) under the current model: this rank's chunks,
- * gathered so every rank has all n. */
+/* Summed response log-probs of windows w under the current model, every rank gets all of them. */
 static int sequence_logprobs(pt_run *r, const tb_token_windows *w, float *out) {
-    long n = w->n_windows;
-    int cap = rows_of_kind(r, STEP_MIX), T = r->T, *inp, *targets;
-    TB_CHECK(tb_model_batch(&r->m, cap, T, &inp, &targets));
-    double *v = tb_malloc((size_t)(n ? n : 1) * sizeof(double));
-    for (long i = 0; i < n; i++) v[i] = 0.0;
-    int rc = TB_OK;
-    for (long c0 = (long)r->rank * cap; c0 < n && rc == TB_OK; c0 += (long)r->size * cap) {
-        int k = (int)(n - c0 < cap ? n - c0 : cap);
-        long idx[1];
-        for (int b = 0; b < k; b++) {
-            idx[0] = c0 + b;
-            tb_windows_batch(w, idx, 1, inp + b * T, targets + b * T);
-        }
-        rc = tb_model_forward(&r->m, inp, targets, k, T);
-        for (int b = 0; b < k && rc == TB_OK; b++) {
-            double s = 0.0;
-            for (int t = 0; t < T; t++)
-                if (targets[b * T + t] >= 0) s += r->m.logprob[b * T + t];
-            v[c0 + b] = s;
-        }
-    }
-    if (rc == TB_OK) rc = sum_over(r->comm, v, (int)n);
-    for (long i = 0; i < n && rc == TB_OK; i++) out[i] = (float)v[i];
-    tb_free(v);
-    return rc;
+    return qa_window_logprobs(&r->m, w, rows_of_kind(r, STEP_MIX), r->comm, out);
 }
 
 static int make_windows(pt_run *r) {
@@ -637,6 +615,19 @@ static int generation_metrics(pt_run *r, const char *base, int max_new, long n_p
     return TB_OK;
 }
 
+/* Capability retention: the multiple-choice accuracy of the trained model and of theta_0. */
+static int capability_metrics(pt_run *r, const char *base, double *acc, double *acc_ref) {
+    const int B = rows_of_kind(r, STEP_MIX);
+    TB_CHECK(tb_capability_accuracy(&r->m, &r->tok, B, r->comm, acc));
+    tb_model m0;
+    tb_tokenizer tok0;
+    TB_CHECK(tb_checkpoint_load(base, &m0, &tok0, NULL));
+    int rc = tb_capability_accuracy(&m0, &tok0, B, r->comm, acc_ref);
+    tb_model_free(&m0);
+    tb_tokenizer_free(&tok0);
+    return rc;
+}
+
 static int optimum_values(tb_run_ctx *ctx, int p, double *fs, double *fd) {
     char path[4096];
     tb_stage_path(path, sizeof path, ctx->cache_dir, "posttrain-optimum", optimum_hash(ctx->spec, p));
@@ -701,11 +692,12 @@ static int pt_run_point(tb_run_ctx *ctx, int p, tb_point_out *out) {
         M[PT_TRAIN_S] = train_s;
         M[PT_STEP_MS] = start < r.steps ? 1e3 * train_s / (double)(r.steps - start) : NAN;
         M[PT_STEPS] = (double)r.steps;
-        double g[4];
+        double g[4] = {NAN, NAN, NAN, NAN};
         if (rc == TB_OK)
             rc = generation_metrics(&r, base, (int)tb_spec_int(s, p, "eval.max_new_tokens"),
                                     tb_spec_int(s, p, "eval.win_prompts"), g);
         M[PT_WIN_RATE] = g[0], M[PT_TASK_ACC] = g[1], M[PT_TASK_ACC_REF] = g[2], M[PT_REWARD_MEAN] = g[3];
+        if (rc == TB_OK) rc = capability_metrics(&r, base, &M[PT_CAPABILITY], &M[PT_CAPABILITY_REF]);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         double rss = (double)ru.ru_maxrss / 1024.0;

@@ -153,6 +153,83 @@ static int score_jobs(tb_model *m, const tb_tokenizer *tok, const tb_qa_item *it
 
 /* ---- generation -------------------------------------------------------------------------------- */
 
+int qa_window_logprobs(tb_model *m, const tb_token_windows *w, int B, MPI_Comm comm, float *out) {
+    int rank, size, T = w->T, *inp, *targets;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    const long n = w->n_windows;
+    TB_CHECK(tb_model_batch(m, B, T, &inp, &targets));
+    double *v = tb_calloc((size_t)(n ? n : 1), sizeof(double)); /* (n), this rank's chunks, zeros elsewhere */
+    long *idx = tb_malloc((size_t)B * sizeof(long));
+    int rc = TB_OK;
+    for (long c0 = (long)rank * B; c0 < n && rc == TB_OK; c0 += (long)size * B) {
+        int k = (int)(n - c0 < B ? n - c0 : B);
+        for (int b = 0; b < k; b++) idx[b] = c0 + b;
+        tb_windows_batch(w, idx, k, inp, targets);
+        rc = tb_model_forward(m, inp, targets, k, T);
+        for (int b = 0; b < k && rc == TB_OK; b++)
+            for (int t = 0; t < T; t++)
+                if (targets[b * T + t] >= 0) v[c0 + b] += m->logprob[b * T + t];
+    }
+    if (rc == TB_OK && MPI_Allreduce(MPI_IN_PLACE, v, (int)n, MPI_DOUBLE, MPI_SUM, comm) != MPI_SUCCESS)
+        rc = TB_ERROR(TB_ERR_MPI, "check the MPI installation", "summing %ld sequence log-probs failed", n);
+    for (long i = 0; i < n && rc == TB_OK; i++) out[i] = (float)v[i];
+    tb_free(idx);
+    tb_free(v);
+    return rc;
+}
+
+/* One multiple-choice row in plain text: [BOS] context continuation [PAD...], the continuation's tokens
+ * scored. Context and continuation are encoded apart, so the scored tokens are the option's own. */
+static int choice_window(const tb_tokenizer *tok, const char *context, const char *continuation, int T, int *row,
+                         float *mask) {
+    size_t room = (size_t)T, n = 1;
+    row[0] = TB_TOK_BOS;
+    size_t k = tb_tokenizer_encode(tok, context, strlen(context), row + n, room + 1 - n);
+    const size_t first = n += k;
+    if (n <= room) k = tb_tokenizer_encode(tok, continuation, strlen(continuation), row + n, room + 1 - n), n += k;
+    if (n > room + 1)
+        return TB_ERROR(TB_ERR_ARG, "use a model with a longer context (data.seq_len, pretrain --seq-len)",
+                        "the multiple-choice row \"%s%s\" needs %zu tokens, more than the model's %d + 1", context,
+                        continuation, n, T);
+    for (size_t t = n; t <= room; t++) row[t] = TB_TOK_PAD;
+    /* position t predicts row[t + 1]: the continuation is row[first .. n) */
+    for (size_t t = 0; t < room; t++) mask[t] = t + 1 >= first && t + 1 < n ? 1.0f : 0.0f;
+    return TB_OK;
+}
+
+int tb_capability_accuracy(tb_model *m, const tb_tokenizer *tok, int B, MPI_Comm comm, double *accuracy) {
+    enum { K = 4 }; /* the true answer and its 3 distractors */
+    const tb_fact *f;
+    const long nf = tb_world_facts(&f);
+    const int T = m->cfg.max_seq_len;
+    tb_token_windows w = {.T = T, .n_windows = nf * K};
+    w.tokens = tb_malloc((size_t)w.n_windows * (size_t)(T + 1) * sizeof(int)); /* (nf*K, T+1) */
+    w.mask = tb_malloc((size_t)w.n_windows * (size_t)T * sizeof(float));     /* (nf*K, T) */
+    char context[512], option[256];
+    int rc = TB_OK;
+    for (long i = 0; i < nf && rc == TB_OK; i++) {
+        snprintf(context, sizeof context, "Q: %s A:", f[i].question);
+        for (int k = 0; k < K && rc == TB_OK; k++) {
+            snprintf(option, sizeof option, " %s", k == 0 ? f[i].answer : f[i].distractors[k - 1]);
+            long r = i * K + k;
+            rc = choice_window(tok, context, option, T, w.tokens + (size_t)r * (T + 1), w.mask + (size_t)r * T);
+        }
+    }
+    float *lp = tb_malloc((size_t)w.n_windows * sizeof(float)); /* (nf*K) summed option log-likelihoods */
+    if (rc == TB_OK) rc = qa_window_logprobs(m, &w, B, comm, lp);
+    long right = 0;
+    for (long i = 0; i < nf && rc == TB_OK; i++) {
+        int best = 1;
+        for (int k = 1; k < K; k++) best &= lp[i * K] > lp[i * K + k];
+        right += best;
+    }
+    if (rc == TB_OK) *accuracy = (double)right / (double)nf;
+    tb_free(lp);
+    tb_windows_free(&w);
+    return rc;
+}
+
 int qa_greedy_texts(tb_model *m, const tb_tokenizer *tok, const char *const *prompts, long n, int max_new_tokens,
                     char **texts) {
     enum { CHUNK = 32 };

@@ -58,6 +58,10 @@ int qa_windows(const tb_tokenizer *tok, const tb_qa_item *items, const long *idx
 int qa_text_windows(const tb_tokenizer *tok, const char *const *prompts, const char *const *responses, long n, int T,
                     tb_token_windows *w);
 
+/* Summed log-probs of the scored targets of each window of w under m, rows split over the ranks of
+ * comm in chunks of at most B (the model's batch): every rank gets all w->n_windows values in out. */
+int qa_window_logprobs(tb_model *m, const tb_token_windows *w, int B, MPI_Comm comm, float *out);
+
 /* Greedy responses of m to prompts[0..n) (decoded, without the EOS), at most max_new_tokens each (fewer
  * where the context is full): texts[i] is allocated (tb_free). This rank's prompts only. */
 int qa_greedy_texts(tb_model *m, const tb_tokenizer *tok, const char *const *prompts, long n, int max_new_tokens,

@@ -114,6 +114,13 @@ int tb_finetune_run(MPI_Comm comm, tb_model *m, const tb_token_windows *w, const
  * NULL); a failed step ends the run with its error. For stages and retraining: no checkpoints. */
 int tb_train_steps(tb_trainer *tr, long first, long last, tb_progress *prog, float *loss);
 
+/* Capability retention (MMLU stand-in, posttrain.md): multiple-choice accuracy on the famous-author and
+ * world-fact questions of the embedded corpus, asked in plain text ("Q: {question} A:") as the corpus
+ * asks them; the option (the answer or one of its 3 distractors) with the largest summed log-likelihood
+ * is the model's choice, and a tie is wrong (chance: 0.25). Rows are split over the ranks of comm in
+ * chunks of at most B; collective, every rank gets the accuracy. */
+int tb_capability_accuracy(tb_model *m, const tb_tokenizer *tok, int B, MPI_Comm comm, double *accuracy);
+
 /* Adds a workload's own windows (made with the stage's tokenizer) to the base model's training set. */
 typedef int (*tb_stage_windows_fn)(tb_run_ctx *ctx, int p, const tb_tokenizer *tok, tb_token_windows *train);
 

@@ -132,6 +132,7 @@ def build_points(rng, variant):
                     "reward_acc": racc + 0.01 * seed, "reward_margin": 0.3 + 0.1 * seed,
                     "win_rate": win - 0.03 * k + shift, "task_acc": acc + 0.02 * k + shift / 4,
                     "task_acc_ref": 0.55, "reward_mean": 1.2 + 0.1 * k,
+                    "capability_acc": 0.62 - 0.05 * lam - 0.01 * k, "capability_acc_ref": 0.64,
                     "f_sft_switch": switch[k] if switch else math.nan,
                     "dpo_step_share": 1.0 if method == "mix" else lam,
                     "train_s": train_s[k], "step_ms": 1000.0 * train_s[k] / STEPS,

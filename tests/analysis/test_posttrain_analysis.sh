@@ -96,8 +96,8 @@ for line in open(tables_path).read().split("\n"):
             header = cells
         elif not cells[0].startswith(":"):
             tables[heading][cells[0]] = dict(zip(header, cells))
-main_t = tables.get(f"{mode}: task accuracy, win rate, ideal distance, runtime", {})
-gap_t = tables.get(f"{mode}: optimality gaps, reward accuracy, SFT loss at Sequential's switch", {})
+main_t = tables.get(f"{mode}: task accuracy, capability, win rate, ideal distance, runtime", {})
+gap_t = tables.get(f"{mode}: optimality gaps, reward accuracy, SFT loss at Sequential's switch, peak memory", {})
 labels = [TITLE[b] + (f" (lr {lr_text[r]})" if variant == "second" else "")
           for r in lrs for b in ("sequential", "mix", "alright", "maxright")]
 expect(f"{mode}: rows in the paper's order", list(main_t), labels)
@@ -108,11 +108,13 @@ for r in lrs:
         for l in lams:
             idx, seq = rows(b, l, r), rows("sequential", l, r)
             col = lambda name: f"{name} λ={l:g}"
-            for name, metric_name, table in (("task acc", "task_acc", main_t), ("win rate", "win_rate", main_t),
-                                             ("ideal dist", "ideal_distance", main_t), ("SFT gap", "gap_sft", gap_t),
-                                             ("DPO gap", "gap_dpo", gap_t), ("reward acc", "reward_acc", gap_t),
-                                             ("f_SFT at switch", "f_sft_switch", gap_t)):
-                want = cell(*stats(metric[metric_name][idx]), 3)
+            for name, metric_name, table, digits in (
+                    ("task acc", "task_acc", main_t, 3), ("capability", "capability_acc", main_t, 3),
+                    ("win rate", "win_rate", main_t, 3), ("ideal dist", "ideal_distance", main_t, 3),
+                    ("SFT gap", "gap_sft", gap_t, 3), ("DPO gap", "gap_dpo", gap_t, 3),
+                    ("reward acc", "reward_acc", gap_t, 3), ("f_SFT at switch", "f_sft_switch", gap_t, 3),
+                    ("peak RSS MiB", "peak_rss_mib", gap_t, 0)):
+                want = cell(*stats(metric[metric_name][idx]), digits)
                 expect(f"{label} {col(name)} = {want}", table.get(label, {}).get(col(name)), want)
             mine, theirs = by_seed("train_s", idx), by_seed("train_s", seq)
             want = cell(*stats([100.0 * (mine[s] / theirs[s] - 1.0) for s in mine if s in theirs]), 1, True)
@@ -187,7 +189,7 @@ check "the failed point is listed with its message" \
 check "the pending point is counted" has main.md "16 of 18 points done; 1 point pending (not run yet)."
 check "λ from spec_canonical heads second's columns" has second.md "| task acc λ=0.5 |"
 check "one table pair per mode" test "$(grep -c '^### ' main.md)" -eq 2
-check "second is a LoRA table" has second.md "### LoRA: task accuracy, win rate, ideal distance, runtime"
+check "second is a LoRA table" has second.md "### LoRA: task accuracy, capability, win rate, ideal distance, runtime"
 
 # ---- the claims' verdicts (the design's, by hand)
 for line in \
@@ -238,8 +240,8 @@ check "(a) still tested on Sequential alone" has so.txt "held (held in 2 of 2 co
 "$PY" "$A/tables.py" main.h5 --format latex --out main.tex > tex.out && ok "--format latex --out" || bad "latex"
 check "--out leaves standard output empty" test ! -s tex.out
 check "two booktabs tables" test "$(grep -c '^\\begin{tabular}' main.tex)" -eq 2
-check "a column group per λ" has main.tex ' & & \multicolumn{4}{c}{$\lambda = 0.25$} & \multicolumn{4}{c}{$\lambda = 0.75$} \\'
-check "the groups' rules" has main.tex '\cmidrule(lr){3-6} \cmidrule(lr){7-10}'
+check "a column group per λ" has main.tex ' & & \multicolumn{5}{c}{$\lambda = 0.25$} & \multicolumn{5}{c}{$\lambda = 0.75$} \\'
+check "the groups' rules" has main.tex '\cmidrule(lr){3-7} \cmidrule(lr){8-12}'
 check "LaTeX cells carry mean \\pm std" has main.tex 'Sequential & 2 & '
 check "LaTeX ideal distance cell" has main.tex '$0.835 \pm 0.021$'
 check "LaTeX lists the failed point" has main.tex 'Failed points: Mix, $\lambda$ 0.75, seed 3'

@@ -69,6 +69,12 @@ picks = [(1.0 if gd[t - 1] > gs[t - 1] else 0.0) == obj[t] for t in range(1, n)]
 check(all(picks) and 0 < np.mean(obj[:n]) < 1,
       "MAXRIGHT trains the objective with the larger weighted gap (%d steps, %.0f%% DPO)" % (len(picks), 100 * np.mean(obj[:n])))
 check(np.array_equal(obj[:n], two["curves/objective"][j][:n]), "MAXRIGHT's choices are the same on 1 and 2 ranks")
+# capability: theta_0's accuracy is one number for every point, and the rows split over 2 ranks score
+# what 1 rank scores (the value itself is tested against trained models in test_cli.sh)
+ref = {round(r[k]["capability_acc_ref"], 12) for r in (r1, r2) for k in keys}
+check(len(ref) == 1 and 0 <= ref.pop() <= 1, "capability_acc_ref: one value on 1 and 2 ranks")
+check(all(abs(r1[k]["capability_acc"] - r2[k]["capability_acc"]) <= 1 / 217 + 1e-12 for k in keys),
+      "capability_acc on 1 and 2 ranks within one question")
 for f, name in ((one, "1 rank"), (two, "2 ranks")):
     c = f["curves/f_sft_eval"][i]
     check(not math.isnan(c[n - 1]) and np.sum(~np.isnan(c)) >= 4, "eval curves logged (%s)" % name)

@@ -42,7 +42,7 @@ static int open_log(FILE **f, const char *path, int append) {
 static int save(const char *path, tb_model *m, const tb_tokenizer *tok, const tb_optimizer *opt, long step,
                 uint64_t seed) {
     tb_ckpt_state st = {.step = step, .rng = tb_rng_make(seed, tb_rng_stream_id("train")), .opt_m = opt->m,
-                        .opt_v = opt->v, .opt_numel = opt->numel, .opt_on_adapter = 0};
+                        .opt_v = opt->v, .opt_numel = opt->numel, .opt_owner = TB_CKPT_BASE};
     return tb_checkpoint_save(path, m, tok, &st);
 }
 
@@ -119,7 +119,7 @@ static int run(pretrain_opts *o) {
     rc = open_log(&logf, o->log_path, o->resume != NULL);
     long end = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
     tb_progress prog;
-    tb_progress_start(&prog, "pretrain step", end - start, !o->quiet);
+    tb_progress_resume(&prog, "pretrain step", start, end, !o->quiet);
     for (long step = start; rc == TB_OK && step < end; step++) {
         double loss;
         float gnorm;
@@ -129,7 +129,7 @@ static int run(pretrain_opts *o) {
         char extra[128];
         snprintf(extra, sizeof extra, "loss %.4f  |g| %.3f  lr %.2e", loss, (double)gnorm,
                  (double)tb_schedule_lr(&sched, step));
-        tb_progress_update(&prog, step + 1 - start, extra);
+        tb_progress_update(&prog, step + 1, extra);
         int last = step + 1 == end;
         if (val_w.n_windows && o->eval_every > 0 && ((step + 1) % o->eval_every == 0 || last)) {
             double vl;

@@ -103,12 +103,15 @@ double tb_now(void); /* seconds, monotonic */
 
 typedef struct {
     const char *what;
-    long total;
+    long first, total; /* done runs from first (what earlier runs did) to total */
     double start, last_print;
     int enabled;
 } tb_progress;
 
 void tb_progress_start(tb_progress *p, const char *what, long total, int enabled);
+/* For a resumed run: first of total are done already. Counts stay absolute (step 41/100 after a
+ * resume at 40), and the ETA comes from this run's own pace. */
+void tb_progress_resume(tb_progress *p, const char *what, long first, long total, int enabled);
 /* Prints "what  done/total  pct  elapsed  ETA  extra" at most twice a second, and always at the end. */
 void tb_progress_update(tb_progress *p, long done, const char *extra);
 

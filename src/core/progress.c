@@ -11,7 +11,12 @@ double tb_now(void) {
 }
 
 void tb_progress_start(tb_progress *p, const char *what, long total, int enabled) {
+    tb_progress_resume(p, what, 0, total, enabled);
+}
+
+void tb_progress_resume(tb_progress *p, const char *what, long first, long total, int enabled) {
     p->what = what;
+    p->first = first;
     p->total = total;
     p->start = tb_now();
     p->last_print = 0.0;
@@ -34,7 +39,7 @@ void tb_progress_update(tb_progress *p, long done, const char *extra) {
     double elapsed = now - p->start;
     char el[32], eta[32] = "?";
     format_seconds(el, sizeof el, elapsed);
-    if (done > 0) format_seconds(eta, sizeof eta, elapsed / (double)done * (double)(p->total - done));
+    if (done > p->first) format_seconds(eta, sizeof eta, elapsed / (double)(done - p->first) * (double)(p->total - done));
     printf("%s %ld/%ld (%.0f%%) elapsed %s ETA %s%s%s\n", p->what, done, p->total,
            p->total ? 100.0 * (double)done / (double)p->total : 100.0, el, eta, extra ? "  " : "",
            extra ? extra : "");

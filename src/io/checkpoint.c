@@ -8,8 +8,11 @@
  *   /adapter                attributes n_prefix, lora_rank, lora_alpha, lora_targets (only with adapters)
  *   /params/<name>          float32 in the tensor's shape, one dataset per base tensor (HF names)
  *   /adapter_params/<name>  the same for the adapter tensors
+ *   /reparam_params/<name>  the same for a reparameterisation trained in their place (point states)
  *   /tokenizer/merges       int32 (n_merges, 2)
- *   /optimizer/m, v         float32 (numel of the trained ParamSet); attribute on_adapter
+ *   /optimizer/m, v         float32 (numel of the trained ParamSet); attribute on_adapter: whose
+ *                           (0 base, 1 adapter, 2 reparameterisation)
+ *   /trace                  float32: what a run logged so far (point states)
  *
  * Checkpoints are written and read by one process with the sec2 driver, no MPI. Metadata and data
  * are checksummed (see checkpoint_fapl and checksummed_dcpl), so a damaged file fails to load
@@ -185,7 +188,7 @@ static int write_optimizer(hid_t file, const char *path, const tb_ckpt_state *st
     hid_t g = H5Gcreate2(file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return WRITE_FAILED(path, "group", "/optimizer");
     hsize_t n = (hsize_t)st->opt_numel;
-    int rc = tb_h5_attr_write(g, KIND, path, "on_adapter", H5T_STD_I32LE, H5T_NATIVE_INT, &st->opt_on_adapter);
+    int rc = tb_h5_attr_write(g, KIND, path, "on_adapter", H5T_STD_I32LE, H5T_NATIVE_INT, &st->opt_owner);
     if (rc == TB_OK) rc = tb_h5_dataset_write(g, KIND, path, "m", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->opt_m);
     if (rc == TB_OK) rc = tb_h5_dataset_write(g, KIND, path, "v", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, &n, st->opt_v);
     H5Gclose(g);
@@ -210,6 +213,7 @@ static int write_contents(hid_t file, const char *path, const tb_model *m, const
         TB_CHECK(write_adapter_config(file, path, &m->acfg));
         TB_CHECK(write_tensors(file, path, "adapter_params", &m->adapter));
     }
+    if (st && st->reparam) TB_CHECK(write_tensors(file, path, "reparam_params", st->reparam));
     if (tok) TB_CHECK(write_tokenizer(file, path, tok));
     if (st && st->opt_m) TB_CHECK(write_optimizer(file, path, st));
     if (st && st->trace) {
@@ -241,11 +245,18 @@ static int check_save_args(const char *path, const tb_model *m, const tb_tokeniz
                         m->cfg.vocab_size);
     if (st && st->opt_m) {
         TB_ASSERT(st->opt_v != NULL);
-        const tb_paramset *ps = st->opt_on_adapter ? &m->adapter : &m->params;
+        static const char *const owners[] = {"base", "adapter", "reparameterisation"};
+        TB_ASSERT(st->opt_owner >= TB_CKPT_BASE && st->opt_owner <= TB_CKPT_REPARAM);
+        const tb_paramset *ps = st->opt_owner == TB_CKPT_REPARAM ? st->reparam
+                                : st->opt_owner == TB_CKPT_ADAPTER ? &m->adapter
+                                                                   : &m->params;
+        if (!ps)
+            return TB_ERROR(TB_ERR_ARG, "pass the reparameterisation's ParamSet with its moments",
+                            "checkpoint %s: moments of a reparameterisation, but no reparameterisation", path);
         if (st->opt_numel != ps->numel)
             return TB_ERROR(TB_ERR_SHAPE, "the optimizer moments must cover the trained ParamSet exactly",
                             "checkpoint %s: optimizer state has %zu values, the %s ParamSet %zu", path, st->opt_numel,
-                            st->opt_on_adapter ? "adapter" : "base", ps->numel);
+                            owners[st->opt_owner], ps->numel);
     }
     return TB_OK;
 }
@@ -632,18 +643,39 @@ static int read_tokenizer(hid_t file, const char *path, int model_vocab, tb_toke
     return rc;
 }
 
+/* The moments' length: the owner's size for the model's own ParamSets; a reparameterisation's is
+ * not in the model, so its moments are as long as written (tb_checkpoint_load_reparam checks its
+ * tensors, the caller that the two agree). */
+static int moments_numel(hid_t g, const char *path, const tb_model *m, int owner, size_t *n) {
+    if (owner == TB_CKPT_BASE || owner == TB_CKPT_ADAPTER) {
+        *n = owner == TB_CKPT_ADAPTER ? m->adapter.numel : m->params.numel;
+        return *n > 0 ? TB_OK
+                      : TB_ERROR(TB_ERR_FORMAT, HINT_MISMATCH,
+                                 "checkpoint %s: optimizer state for adapters, but the model has none", path);
+    }
+    if (owner != TB_CKPT_REPARAM)
+        return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: /optimizer on_adapter is %d, not 0, 1 or 2", path,
+                        owner);
+    hid_t d = -1;
+    int ndim;
+    hsize_t dims[H5S_MAX_RANK];
+    TB_CHECK(dataset_open(g, path, "optimizer", "m", H5T_FLOAT, &d, &ndim, dims));
+    H5Dclose(d);
+    if (ndim != 1) return TB_ERROR(TB_ERR_FORMAT, HINT_CORRUPT, "checkpoint %s: /optimizer/m is not a vector", path);
+    *n = (size_t)dims[0];
+    return TB_OK;
+}
+
 static int read_optimizer_in(hid_t g, const char *path, const tb_model *m, tb_ckpt_state *st) {
-    int on_adapter;
-    TB_CHECK(attr_read(g, path, "/optimizer", "on_adapter", H5T_NATIVE_INT, &on_adapter));
-    const tb_paramset *ps = on_adapter ? &m->adapter : &m->params;
-    if (ps->numel == 0)
-        return TB_ERROR(TB_ERR_FORMAT, HINT_MISMATCH,
-                        "checkpoint %s: optimizer state for adapters, but the model has none", path);
-    hsize_t want = (hsize_t)ps->numel;
-    st->opt_on_adapter = on_adapter != 0;
-    st->opt_numel = ps->numel;
-    st->opt_m = tb_malloc(ps->numel * sizeof(float));
-    st->opt_v = tb_malloc(ps->numel * sizeof(float));
+    int owner;
+    TB_CHECK(attr_read(g, path, "/optimizer", "on_adapter", H5T_NATIVE_INT, &owner));
+    size_t n = 0;
+    TB_CHECK(moments_numel(g, path, m, owner, &n));
+    hsize_t want = (hsize_t)n;
+    st->opt_owner = owner;
+    st->opt_numel = n;
+    st->opt_m = tb_malloc((n ? n : 1) * sizeof(float));
+    st->opt_v = tb_malloc((n ? n : 1) * sizeof(float));
     TB_CHECK(read_floats(g, path, "optimizer", "m", 1, &want, st->opt_m));
     return read_floats(g, path, "optimizer", "v", 1, &want, st->opt_v);
 }
@@ -716,6 +748,20 @@ int tb_checkpoint_load(const char *path, tb_model *m, tb_tokenizer *tok, tb_ckpt
         rc = load_contents(file, path, m, tok, st);
         H5Fclose(file);
     }
+    tb_h5_quiet_end(&q);
+    return rc;
+}
+
+int tb_checkpoint_load_reparam(const char *path, tb_paramset *ps) {
+    tb_h5_quiet q;
+    tb_h5_quiet_begin(&q);
+    hid_t file = -1;
+    int rc = open_checkpoint(path, &file), present = 0;
+    if (rc == TB_OK) rc = link_exists(file, path, "/", "reparam_params", &present);
+    if (rc == TB_OK && !present)
+        rc = TB_ERROR(TB_ERR_FORMAT, HINT_MISMATCH, "checkpoint %s has no /reparam_params (saved without one)", path);
+    if (rc == TB_OK) rc = read_tensors(file, path, "reparam_params", ps);
+    if (file >= 0) H5Fclose(file);
     tb_h5_quiet_end(&q);
     return rc;
 }
@@ -841,7 +887,8 @@ static int print_optimizer(hid_t file, const char *path, FILE *out) {
     if (rc != TB_OK) return rc;
     TB_CHECK(leading_dim(file, path, "optimizer", "m", H5T_FLOAT, &n));
     fprintf(out, "%-12smoments m, v of the %s parameters (%llu values each)\n", "optimizer",
-            on_adapter ? "adapter" : "base", (unsigned long long)n);
+            on_adapter == TB_CKPT_REPARAM ? "reparameterisation" : on_adapter ? "adapter" : "base",
+            (unsigned long long)n);
     return TB_OK;
 }
 
@@ -879,6 +926,9 @@ static int print_info(hid_t file, const char *path, FILE *out) {
             c.tie_embeddings);
     TB_CHECK(print_tensors(file, path, "params", "params", out));
     TB_CHECK(print_adapter(file, path, out));
+    int reparam = 0;
+    TB_CHECK(link_exists(file, path, "/", "reparam_params", &reparam));
+    if (reparam) TB_CHECK(print_tensors(file, path, "reparam_params", "reparam", out));
     fprintf(out, "%-12s%lld\n", "step", (long long)step);
     fprintf(out, "%-12skey %llu counter %llu\n", "rng", (unsigned long long)key, (unsigned long long)counter);
     TB_CHECK(print_optimizer(file, path, out));

@@ -24,15 +24,24 @@ typedef struct {
      * opt_numel must equal that ParamSet's numel. On load they are allocated with tb_malloc. */
     float *opt_m, *opt_v;
     size_t opt_numel;
-    int opt_on_adapter; /* 1: the moments belong to the adapter ParamSet, 0: the base one */
+    int opt_owner; /* the ParamSet the moments belong to: TB_CKPT_BASE, TB_CKPT_ADAPTER or TB_CKPT_REPARAM */
     /* what a run logged so far (e.g. a point's loss curve), restored on resume so the finished
      * record equals an uninterrupted run's; NULL / 0 when absent. Allocated with tb_malloc on load. */
     float *trace;
     size_t trace_len;
+    /* saving only: a reparameterisation trained in place of the model's own tensors (prefix-tuning's
+     * MLP, src/peft), written to /reparam_params/<name>; NULL for none. Loading leaves it NULL:
+     * tb_checkpoint_load_reparam reads those tensors into the caller's ParamSet. */
+    const tb_paramset *reparam;
 } tb_ckpt_state;
+
+enum { TB_CKPT_BASE = 0, TB_CKPT_ADAPTER = 1, TB_CKPT_REPARAM = 2 }; /* tb_ckpt_state.opt_owner */
 
 /* Writes m (config, base + adapter parameters), tok (may be NULL) and st (may be NULL). */
 int tb_checkpoint_save(const char *path, const tb_model *m, const tb_tokenizer *tok, const tb_ckpt_state *st);
+/* Fills ps from the /reparam_params of a checkpoint saved with st->reparam: the same tensor names and
+ * shapes, nothing missing and nothing extra. */
+int tb_checkpoint_load_reparam(const char *path, tb_paramset *ps);
 /* Creates *m from the file (config, adapters, parameters); fills tok if non-NULL (error if the
  * file has none), and st if non-NULL (opt_m/opt_v NULL when the file has no optimizer state). */
 int tb_checkpoint_load(const char *path, tb_model *m, tb_tokenizer *tok, tb_ckpt_state *st);

@@ -53,11 +53,19 @@ static size_t curve_floats(const tb_point_train *pt) {
     return (size_t)(pt->curve_rows > 1 ? pt->curve_rows : 1) * (size_t)pt->steps;
 }
 
+/* Whose moments the optimizer holds: the reparameterisation's, the adapter's or the base weights'. */
+static int owner_of(const tb_point_train *pt) {
+    const tb_model *m = pt->tr->model;
+    if (pt->tr->reparam) return TB_CKPT_REPARAM;
+    return pt->tr->trainable == &m->adapter && !(pt->dp && pt->dp->mode == TB_DP_ZERO3) ? TB_CKPT_ADAPTER : TB_CKPT_BASE;
+}
+
 /* The group's rank 0 writes the point's state; every rank of the group takes part in the gathers. */
 static int save_point(const tb_point_train *pt, long step) {
     tb_model *model = pt->tr->model;
     const tb_optimizer *o = pt->tr->opt;
     int zero3 = pt->dp && pt->dp->mode == TB_DP_ZERO3;
+    TB_ASSERT(!(zero3 && pt->tr->reparam)); /* a reparameterisation is one unit, never sharded */
     const tb_paramset *ps = zero3 ? &model->params : pt->tr->trainable;
     size_t n = ps->numel;
     float *m = tb_malloc(n * sizeof(float)), *v = tb_malloc(n * sizeof(float)), *w = NULL;
@@ -70,7 +78,7 @@ static int save_point(const tb_point_train *pt, long step) {
     }
     if (rc == TB_OK && group_rank(pt) == 0) {
         tb_ckpt_state st = {.step = step, .opt_m = m, .opt_v = v, .opt_numel = n,
-                            .opt_on_adapter = ps == &model->adapter, .trace = pt->curve,
+                            .opt_owner = owner_of(pt), .reparam = pt->tr->reparam ? ps : NULL, .trace = pt->curve,
                             .trace_len = pt->curve ? curve_floats(pt) : 0};
         rc = tb_checkpoint_save(pt->state_path, model, pt->tok, &st);
     }
@@ -90,12 +98,13 @@ int tb_point_resume(tb_point_train *pt, long *start) {
     tb_model *m = pt->tr->model;
     int zero3 = pt->dp && pt->dp->mode == TB_DP_ZERO3;
     tb_paramset *ps = zero3 ? &m->params : pt->tr->trainable;
-    int on_adapter = ps == &m->adapter;
     int rc = TB_OK;
     if (saved.params.numel != m->params.numel || saved.adapter.numel != m->adapter.numel || !st.opt_m ||
-        st.opt_on_adapter != on_adapter || st.opt_numel != ps->numel || st.step > pt->steps)
+        st.opt_owner != owner_of(pt) || st.opt_numel != ps->numel || st.step > pt->steps)
         rc = TB_ERROR(TB_ERR_FORMAT, "delete the stale state file (the point restarts) or run the spec it came from",
                       "state file %s does not match this point's model, optimizer or step count", pt->state_path);
+    /* a reparameterisation's own weights: the model's prefix is recomputed from them every step */
+    if (rc == TB_OK && pt->tr->reparam) rc = tb_checkpoint_load_reparam(pt->state_path, ps);
     if (rc == TB_OK) {
         if (zero3) tb_dp_scatter_state(pt->dp, saved.params.data, tb_dp_trainable(pt->dp)->data);
         else memcpy(m->params.data, saved.params.data, m->params.numel * sizeof(float));
@@ -125,7 +134,7 @@ int tb_point_train_run(tb_point_train *pt, long start, tb_point_out *out) {
     /* the divergence test compares with the first step's loss, restored with the curve on resume */
     double first = pt->curve && start > 0 ? pt->curve[0] : NAN;
     tb_progress prog;
-    tb_progress_start(&prog, pt->label, pt->steps - start, pt->verbose);
+    tb_progress_resume(&prog, pt->label, start, pt->steps, pt->verbose);
     for (long step = start; step < pt->steps; step++) {
         /* every rank of the group sees the same answer, so all stop at the same step */
         if (tb_sys_stop_agreed(comm)) {
@@ -155,7 +164,7 @@ int tb_point_train_run(tb_point_train *pt, long start, tb_point_out *out) {
         }
         char extra[96];
         snprintf(extra, sizeof extra, "loss %.4f |g| %.3f", loss, (double)gnorm);
-        tb_progress_update(&prog, step + 1 - start, extra);
+        tb_progress_update(&prog, step + 1, extra);
     }
     return TB_OK;
 }

@@ -109,7 +109,6 @@ static const char *const po_conventions[][2] = {
     {"defence_repr", "the last block's residual output averaged over the output tokens (teacher-forced), poisoned victim"},
     {"spectral", "top principal direction; the ceil(1.5 eps n) largest squared projections removed"},
     {"activation_clustering", "PCA to 10 components, 2-means (k-means++, 10 restarts), the smaller cluster flagged when its share <= 0.35"},
-    {"reparam_resume", "a reparameterised point stopped by a signal restarts from step 0 (the MLP is not checkpointed)"},
     {NULL, NULL},
 };
 
@@ -315,8 +314,6 @@ static int victim_train(po_run *r, const int *keep, tb_model *m, const char *sta
             tb_point_train pt = {.tr = &tr, .dp = &dp, .tok = &r->tok, .steps = steps, .state_path = state,
                                  .curve = loss, .verbose = r->verbose, .label = label};
             long start = 0;
-            /* the MLP is not in the checkpoint: a reparameterised point starts again (reparam_resume) */
-            if (reparam && tb_file_exists(state)) remove(state);
             rc = tb_point_resume(&pt, &start);
             if (rc == TB_OK) rc = tb_point_train_run(&pt, start, out);
             if (rc == TB_OK) out->metrics[PO_TRAINABLE] = (double)tb_paramset_trainable(ps);

@@ -13,6 +13,8 @@
 #     P d_t + d_t d_h + d_h + d_h 2L d_t + 2L d_t; LoRA on gpt2's fused c_attn), and every defence runs
 #     on a group of 2 ranks: spectral flags exactly ceil(1.5 eps n), detection precision and recall
 #     lie in [0, 1], ONION's threshold is finite, the silhouette lies in [-1, 1];
+#   - a prefix-mlp point stopped by a signal and run again continues from its state (the MLP and its
+#     moments are in it) and its results equal an uninterrupted run's, bit for bit;
 #   - a training JSONL line without its output fails with the file and line named.
 set -uo pipefail
 BIN=${TB_BIN:?set TB_BIN to the trustbench executable}
@@ -76,6 +78,24 @@ PY
 rc=$?
 cat check.log
 [ $rc -eq 0 ] && ok "poison checks" || bad "poison checks"
+
+# a stop signal in the middle of a reparameterised (prefix-mlp) point, then the same command: the MLP
+# and its moments come back from the point's state, so the file equals an uninterrupted run's
+"${MPI[@]}" "$BIN" run "$SPECS/poison_resume.yaml" -o ref.h5 --cache cache > ref.log 2>&1 \
+  && ok "uninterrupted prefix-mlp point" || { bad "uninterrupted prefix-mlp point"; tail -20 ref.log; }
+"${MPI[@]}" "$BIN" run "$SPECS/poison_resume.yaml" -o stopped.h5 --cache cache > stopped.log 2>&1 &
+launcher=$!
+if wait_for stopped.log "point 0 victim step [0-9]*/[0-9]* ([1-8][0-9]%)" 120; then # 10-89%: mid-run
+  kill -USR1 "$launcher"; wait "$launcher"; status=$?
+  [ "$status" -eq 75 ] && ok "a stop signal exits with 75" || bad "stop signal: exit $status"
+  "${MPI[@]}" "$BIN" run "$SPECS/poison_resume.yaml" -o stopped.h5 --cache cache > resumed.log 2>&1
+  grep -q "resuming" resumed.log && ! grep -q "point 0 victim step 1/" resumed.log \
+    && ok "the point continued from its state, not from step 0" || bad "the point started again: $(head -5 resumed.log)"
+  /usr/bin/python3 "$ROOT/tests/compare_results.py" ref.h5 stopped.h5 0 > cmp.log 2>&1 \
+    && ok "stopped and resumed prefix-mlp equals the uninterrupted run" || bad "resume: $(cat cmp.log)"
+else
+  bad "the prefix-mlp point was never seen between 10% and 89%"; tail -5 stopped.log
+fi
 
 # a training file whose line 2 has no output
 printf '{"input": "a b c", "output": "d e"}\n{"input": "f g h"}\n' > train.jsonl

@@ -93,7 +93,7 @@ static void make_state(tb_ckpt_state *st, const tb_paramset *ps, int on_adapter)
     st->rng = tb_rng_make(42, tb_rng_stream_id("data"));
     for (int i = 0; i < 5; i++) tb_rng_u64(&st->rng); /* a non-zero counter */
     st->opt_numel = ps->numel;
-    st->opt_on_adapter = on_adapter;
+    st->opt_owner = on_adapter ? TB_CKPT_ADAPTER : TB_CKPT_BASE;
     st->opt_m = tb_malloc(ps->numel * sizeof(float));
     st->opt_v = tb_malloc(ps->numel * sizeof(float));
     for (size_t i = 0; i < ps->numel; i++) {
@@ -162,7 +162,7 @@ static void assert_states_equal(const tb_ckpt_state *a, const tb_ckpt_state *b) 
     assert_int_equal(a->step, b->step);
     assert_int_equal(a->rng.key, b->rng.key);
     assert_int_equal(a->rng.counter, b->rng.counter);
-    assert_int_equal(a->opt_on_adapter, b->opt_on_adapter);
+    assert_int_equal(a->opt_owner, b->opt_owner);
     assert_int_equal(a->opt_numel, b->opt_numel);
     assert_non_null(b->opt_m);
     assert_non_null(b->opt_v);
@@ -241,6 +241,58 @@ static void test_roundtrip_llama_adapters(void **state) {
     tb_model m;
     make_llama_with_adapters(&m);
     roundtrip(&m, "llama.h5", 1);
+    tb_model_free(&m);
+}
+
+/* A point state of reparameterised training: the MLP's tensors and its moments come back, a
+ * checkpoint without them or with another MLP is refused by name, and moments of a reparameterisation
+ * without one cannot be saved. */
+static void test_reparam_roundtrip(void **state) {
+    (void)state;
+    tb_model m, got;
+    make_gpt2(&m);
+    tb_paramset mlp, other, back;
+    const int e_shape[2] = {3, 8}, w_shape[2] = {16, 8}, wide[2] = {3, 9};
+    tb_paramset_init(&mlp), tb_paramset_init(&other), tb_paramset_init(&back);
+    tb_paramset_add(&mlp, "prefix_mlp.embedding", 2, e_shape), tb_paramset_add(&mlp, "prefix_mlp.w1", 2, w_shape);
+    tb_paramset_add(&back, "prefix_mlp.embedding", 2, e_shape), tb_paramset_add(&back, "prefix_mlp.w1", 2, w_shape);
+    tb_paramset_add(&other, "prefix_mlp.embedding", 2, wide), tb_paramset_add(&other, "prefix_mlp.w1", 2, w_shape);
+    tb_paramset_alloc(&mlp), tb_paramset_alloc(&other), tb_paramset_alloc(&back);
+    randomize(&mlp, 11);
+    tb_ckpt_state st = {.step = 5, .opt_owner = TB_CKPT_REPARAM, .opt_numel = mlp.numel, .reparam = &mlp};
+    st.opt_m = tb_malloc(mlp.numel * sizeof(float)), st.opt_v = tb_malloc(mlp.numel * sizeof(float));
+    for (size_t i = 0; i < mlp.numel; i++) st.opt_m[i] = (float)i, st.opt_v[i] = 0.5f * (float)i;
+    char path[PATH_CAP], plain[PATH_CAP];
+    tmp_path(path, "reparam.h5");
+    assert_int_equal(tb_checkpoint_save(path, &m, NULL, &st), TB_OK);
+
+    tb_ckpt_state got_st;
+    assert_int_equal(tb_checkpoint_load(path, &got, NULL, &got_st), TB_OK);
+    assert_int_equal(got_st.opt_owner, TB_CKPT_REPARAM);
+    assert_int_equal(got_st.opt_numel, mlp.numel);
+    assert_memory_equal(got_st.opt_m, st.opt_m, mlp.numel * sizeof(float));
+    assert_memory_equal(got_st.opt_v, st.opt_v, mlp.numel * sizeof(float));
+    assert_null(got_st.reparam);
+    assert_int_equal(tb_checkpoint_load_reparam(path, &back), TB_OK);
+    assert_memory_equal(back.data, mlp.data, mlp.numel * sizeof(float));
+    assert_int_equal(tb_checkpoint_load_reparam(path, &other), TB_ERR_SHAPE);
+    assert_non_null(strstr(tb_error_message(), "prefix_mlp.embedding"));
+    tb_error_clear();
+    assert_no_open_hdf5();
+
+    write_good(tmp_path(plain, "no_reparam.h5"));
+    assert_int_equal(tb_checkpoint_load_reparam(plain, &back), TB_ERR_FORMAT);
+    assert_non_null(strstr(tb_error_message(), "reparam_params"));
+    tb_error_clear();
+    st.reparam = NULL;
+    assert_int_equal(tb_checkpoint_save(path, &m, NULL, &st), TB_ERR_ARG);
+    tb_error_clear();
+    assert_int_equal(tb_checkpoint_load_reparam(path, &back), TB_OK); /* the refused save left the file */
+    assert_no_open_hdf5();
+
+    tb_free(st.opt_m), tb_free(st.opt_v), tb_free(got_st.opt_m), tb_free(got_st.opt_v), tb_free(got_st.trace);
+    tb_paramset_free(&mlp), tb_paramset_free(&other), tb_paramset_free(&back);
+    tb_model_free(&got);
     tb_model_free(&m);
 }
 
@@ -756,7 +808,7 @@ int main(void) {
         cmocka_unit_test(test_incomplete_and_newer), cmocka_unit_test(test_tensor_mismatch),
         cmocka_unit_test(test_config_values),        cmocka_unit_test(test_corrupt_weight),
         cmocka_unit_test(test_corruption_sweep),     cmocka_unit_test(test_info),
-        cmocka_unit_test(test_concurrent_saves),
+        cmocka_unit_test(test_concurrent_saves),     cmocka_unit_test(test_reparam_roundtrip),
     };
     return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }

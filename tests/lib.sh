@@ -26,6 +26,28 @@ wait_for() { # file, pattern, seconds: wait until the pattern appears in the fil
   for _ in $(seq 1 $(($3 * 10))); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
   return 1
 }
+# stop_and_resume WHAT PROGRESS SKIP COMMAND...: a sweep of one point whose progress lines start with
+# PROGRESS ("point 0 step"), run by COMMAND (without -o) three times: uninterrupted into ref.h5;
+# into stopped.h5 with SIGUSR1 once the point is between 10% and 89% (exit 75 expected); and again,
+# which must continue the point from its state (no "PROGRESS 1/" line: counts are absolute) and end
+# with a file equal to ref.h5 (metrics named in the comma list SKIP are not compared).
+stop_and_resume() {
+  local what=$1 progress=$2 skip=$3 launcher status
+  shift 3
+  "$@" -o ref.h5 > ref.log 2>&1 && ok "uninterrupted $what" || { bad "uninterrupted $what"; tail -20 ref.log; return; }
+  "$@" -o stopped.h5 > stopped.log 2>&1 &
+  launcher=$!
+  if ! wait_for stopped.log "$progress [0-9]*/[0-9]* ([1-8][0-9]%)" 120; then
+    bad "$what was never seen between 10% and 89%"; tail -5 stopped.log; return
+  fi
+  kill -USR1 "$launcher"; wait "$launcher"; status=$?
+  [ "$status" -eq 75 ] && ok "a stop signal exits with 75" || bad "stop signal: exit $status"
+  "$@" -o stopped.h5 > resumed.log 2>&1
+  grep -q "$progress 1/" resumed.log && bad "$what started again: $(grep -m1 "$progress" resumed.log)" \
+    || ok "$what continued from its state"
+  /usr/bin/python3 "$ROOT/tests/compare_results.py" ref.h5 stopped.h5 0 "$skip" > cmp.log 2>&1 \
+    && ok "stopped and resumed $what equals the uninterrupted run" || bad "resume: $(cat cmp.log)"
+}
 finish() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]

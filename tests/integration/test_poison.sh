@@ -81,21 +81,7 @@ cat check.log
 
 # a stop signal in the middle of a reparameterised (prefix-mlp) point, then the same command: the MLP
 # and its moments come back from the point's state, so the file equals an uninterrupted run's
-"${MPI[@]}" "$BIN" run "$SPECS/poison_resume.yaml" -o ref.h5 --cache cache > ref.log 2>&1 \
-  && ok "uninterrupted prefix-mlp point" || { bad "uninterrupted prefix-mlp point"; tail -20 ref.log; }
-"${MPI[@]}" "$BIN" run "$SPECS/poison_resume.yaml" -o stopped.h5 --cache cache > stopped.log 2>&1 &
-launcher=$!
-if wait_for stopped.log "point 0 victim step [0-9]*/[0-9]* ([1-8][0-9]%)" 120; then # 10-89%: mid-run
-  kill -USR1 "$launcher"; wait "$launcher"; status=$?
-  [ "$status" -eq 75 ] && ok "a stop signal exits with 75" || bad "stop signal: exit $status"
-  "${MPI[@]}" "$BIN" run "$SPECS/poison_resume.yaml" -o stopped.h5 --cache cache > resumed.log 2>&1
-  grep -q "resuming" resumed.log && ! grep -q "point 0 victim step 1/" resumed.log \
-    && ok "the point continued from its state, not from step 0" || bad "the point started again: $(head -5 resumed.log)"
-  /usr/bin/python3 "$ROOT/tests/compare_results.py" ref.h5 stopped.h5 0 > cmp.log 2>&1 \
-    && ok "stopped and resumed prefix-mlp equals the uninterrupted run" || bad "resume: $(cat cmp.log)"
-else
-  bad "the prefix-mlp point was never seen between 10% and 89%"; tail -5 stopped.log
-fi
+stop_and_resume "prefix-mlp point" "point 0 victim step" "" "${MPI[@]}" "$BIN" run "$SPECS/poison_resume.yaml" --cache cache
 
 # a training file whose line 2 has no output
 printf '{"input": "a b c", "output": "d e"}\n{"input": "f g h"}\n' > train.jsonl

@@ -85,20 +85,8 @@ cat check.log
 [ $rc -eq 0 ] && ok "posttrain checks" || bad "posttrain checks"
 
 # a stop signal in the middle of a MAXRIGHT point, then the same command: equal to an uninterrupted run
-MPI2=(mpirun -n 2 --oversubscribe --bind-to none)
-"${MPI2[@]}" "$BIN" run "$SPECS/posttrain_resume.yaml" -o ref.h5 --cache cache > ref.log 2>&1 \
-  && ok "uninterrupted MAXRIGHT point" || { bad "uninterrupted MAXRIGHT point"; tail -20 ref.log; }
-"${MPI2[@]}" "$BIN" run "$SPECS/posttrain_resume.yaml" -o stopped.h5 --cache cache > stopped.log 2>&1 &
-launcher=$!
-if wait_for stopped.log "point 0 step [0-9]*/[0-9]* ([1-8][0-9]%)" 120; then # 10-89%: mid-run
-  kill -USR1 "$launcher"; wait "$launcher"; status=$?
-  [ "$status" -eq 75 ] && ok "a stop signal exits with 75" || bad "stop signal: exit $status"
-  "${MPI2[@]}" "$BIN" run "$SPECS/posttrain_resume.yaml" -o stopped.h5 --cache cache > resumed.log 2>&1
-  /usr/bin/python3 "$ROOT/tests/compare_results.py" ref.h5 stopped.h5 0 train_s,step_ms,peak_rss_mib > cmp.log 2>&1 \
-    && ok "stopped and resumed MAXRIGHT equals the uninterrupted run" || bad "resume: $(cat cmp.log)"
-else
-  bad "the MAXRIGHT point was never seen between 10% and 89%"; tail -5 stopped.log
-fi
+stop_and_resume "MAXRIGHT point" "point 0 step" train_s,step_ms,peak_rss_mib \
+  mpirun -n 2 --oversubscribe --bind-to none "$BIN" run "$SPECS/posttrain_resume.yaml" --cache cache
 
 # a preference file whose line 2 lacks "rejected"
 printf '{"prompt": "Copy: a b", "response": "a b"}\n' > sft.jsonl

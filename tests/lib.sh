@@ -48,6 +48,21 @@ stop_and_resume() {
   /usr/bin/python3 "$ROOT/tests/compare_results.py" ref.h5 stopped.h5 0 "$skip" > cmp.log 2>&1 \
     && ok "stopped and resumed $what equals the uninterrupted run" || bad "resume: $(cat cmp.log)"
 }
+# script_refuses SCRIPT "FILE|NAME|PROBLEM": analysis/SCRIPT.py (plots.py with --out) given the bad
+# results file FILE exits 1 with exactly one line on stderr, naming FILE, NAME and PROBLEM
+script_refuses() {
+  local script=$1 file name problem extra=() status
+  IFS='|' read -r file name problem <<< "$2"
+  [ "$script" = plots ] && extra=(--out figs_bad)
+  /usr/bin/python3 "$ROOT/analysis/$script.py" "$file" "${extra[@]}" > bad.out 2> bad.err
+  status=$?
+  if [ $status -eq 1 ] && has bad.err "$file" && has bad.err "$name" && has bad.err "$problem" \
+     && [ "$(wc -l < bad.err)" -eq 1 ]; then
+    ok "$script.py $file: exit 1, one line naming it ($problem)"
+  else
+    bad "$script.py $file: exit $status: $(cat bad.err)"
+  fi
+}
 finish() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]

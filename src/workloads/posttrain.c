@@ -582,7 +582,8 @@ static int pt_after_step(void *ctx, long step, double loss) {
 
 /* Win rate, task accuracy and mean reward of greedy generations on the held-out prompts with a
  * checker, against pi_ref = theta_0: this rank's share of the prompts, summed over the group. */
-static int generation_metrics(pt_run *r, const char *base, int max_new, long n_prompts, double *out) {
+static int generation_metrics(pt_run *r, tb_model *m0, const tb_tokenizer *tok0, int max_new, long n_prompts,
+                              double *out) {
     const tb_instruct_set *d = &r->sh->data;
     long n = d->n_sft_eval < n_prompts || n_prompts == 0 ? d->n_sft_eval : n_prompts;
     long lo = n * r->rank / r->size, hi = n * (r->rank + 1) / r->size, k = 0;
@@ -591,11 +592,8 @@ static int generation_metrics(pt_run *r, const char *base, int max_new, long n_p
     for (long i = lo; i < hi; i++)
         if (d->sft_eval[i].answer) prompts[k] = d->sft_eval[i].prompt, item[k++] = i;
     char **mine = tb_malloc((size_t)(k + 1) * sizeof(char *)), **ref = tb_malloc((size_t)(k + 1) * sizeof(char *));
-    tb_model m0;
-    tb_tokenizer tok0;
-    int rc = qa_greedy_texts(&r->m, &r->tok, prompts, k, max_new, mine), have_ref = 0;
-    if (rc == TB_OK) rc = tb_checkpoint_load(base, &m0, &tok0, NULL), have_ref = rc == TB_OK;
-    if (rc == TB_OK) rc = qa_greedy_texts(&m0, &tok0, prompts, k, max_new, ref);
+    int rc = qa_greedy_texts(&r->m, &r->tok, prompts, k, max_new, mine);
+    if (rc == TB_OK) rc = qa_greedy_texts(m0, tok0, prompts, k, max_new, ref);
     double v[5] = {0, 0, 0, 0, 0}; /* wins, correct, correct (ref), reward, items */
     for (long j = 0; j < k && rc == TB_OK; j++) {
         const char *a = d->sft_eval[item[j]].answer;
@@ -607,7 +605,6 @@ static int generation_metrics(pt_run *r, const char *base, int max_new, long n_p
         v[4] += 1.0;
         tb_free(mine[j]), tb_free(ref[j]);
     }
-    if (have_ref) tb_model_free(&m0), tb_tokenizer_free(&tok0);
     tb_free(prompts), tb_free(item), tb_free(mine), tb_free(ref);
     TB_CHECK(rc);
     TB_CHECK(sum_over(r->comm, v, 5));
@@ -616,16 +613,10 @@ static int generation_metrics(pt_run *r, const char *base, int max_new, long n_p
 }
 
 /* Capability retention: the multiple-choice accuracy of the trained model and of theta_0. */
-static int capability_metrics(pt_run *r, const char *base, double *acc, double *acc_ref) {
+static int capability_metrics(pt_run *r, tb_model *m0, const tb_tokenizer *tok0, double *acc, double *acc_ref) {
     const int B = rows_of_kind(r, STEP_MIX);
     TB_CHECK(tb_capability_accuracy(&r->m, &r->tok, B, r->comm, acc));
-    tb_model m0;
-    tb_tokenizer tok0;
-    TB_CHECK(tb_checkpoint_load(base, &m0, &tok0, NULL));
-    int rc = tb_capability_accuracy(&m0, &tok0, B, r->comm, acc_ref);
-    tb_model_free(&m0);
-    tb_tokenizer_free(&tok0);
-    return rc;
+    return tb_capability_accuracy(m0, tok0, B, r->comm, acc_ref);
 }
 
 static int optimum_values(tb_run_ctx *ctx, int p, double *fs, double *fd) {
@@ -692,12 +683,18 @@ static int pt_run_point(tb_run_ctx *ctx, int p, tb_point_out *out) {
         M[PT_TRAIN_S] = train_s;
         M[PT_STEP_MS] = start < r.steps ? 1e3 * train_s / (double)(r.steps - start) : NAN;
         M[PT_STEPS] = (double)r.steps;
+        /* pi_ref = theta_0, loaded once for its generations and its capability */
         double g[4] = {NAN, NAN, NAN, NAN};
+        tb_model m0;
+        tb_tokenizer tok0;
+        int have_ref = 0;
+        if (rc == TB_OK) rc = tb_checkpoint_load(base, &m0, &tok0, NULL), have_ref = rc == TB_OK;
         if (rc == TB_OK)
-            rc = generation_metrics(&r, base, (int)tb_spec_int(s, p, "eval.max_new_tokens"),
+            rc = generation_metrics(&r, &m0, &tok0, (int)tb_spec_int(s, p, "eval.max_new_tokens"),
                                     tb_spec_int(s, p, "eval.win_prompts"), g);
         M[PT_WIN_RATE] = g[0], M[PT_TASK_ACC] = g[1], M[PT_TASK_ACC_REF] = g[2], M[PT_REWARD_MEAN] = g[3];
-        if (rc == TB_OK) rc = capability_metrics(&r, base, &M[PT_CAPABILITY], &M[PT_CAPABILITY_REF]);
+        if (rc == TB_OK) rc = capability_metrics(&r, &m0, &tok0, &M[PT_CAPABILITY], &M[PT_CAPABILITY_REF]);
+        if (have_ref) tb_model_free(&m0), tb_tokenizer_free(&tok0);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         double rss = (double)ru.ru_maxrss / 1024.0;

@@ -301,16 +301,7 @@ for script in tables claims recompute plots; do
   for case in "notes.txt|notes.txt|cannot be read as HDF5" "lm.h5|lm.h5|its workload is 'lm', expected 'unlearn'" \
               "nomethod.h5|nomethod.h5|has no /points/method dataset" "absent.h5|absent.h5|no such file" \
               "badmethod.h5|/points/method row|has base 'sgd'"; do
-    IFS='|' read -r file name problem <<< "$case"
-    extra=()
-    [ "$script" = plots ] && extra=(--out figs_bad)
-    "$PY" "$A/$script.py" "$file" "${extra[@]}" > bad.out 2> bad.err
-    status=$?
-    if [ $status -eq 1 ] && has bad.err "$name" && has bad.err "$problem" && [ "$(wc -l < bad.err)" -eq 1 ]; then
-      ok "$script.py $file: exit 1, one line naming it ($problem)"
-    else
-      bad "$script.py $file: exit $status: $(cat bad.err)"
-    fi
+    script_refuses "$script" "$case"
   done
 done
 

@@ -541,17 +541,7 @@ for script in tables claims plots; do
               "textlr.h5|/points/train.lr|values, not numbers" \
               "notask.h5|notask.h5|data.task is neither a /points column nor a key of spec_canonical or spec_yaml" \
               "badtask.h5|the spec's data.task|is 'translate', not one of summarise, complete"; do
-    IFS='|' read -r file name problem <<< "$case"
-    extra=()
-    [ "$script" = plots ] && extra=(--out figs_bad)
-    "$PY" "$A/$script.py" "$file" "${extra[@]}" > bad.out 2> bad.err
-    status=$?
-    if [ $status -eq 1 ] && has bad.err "$file" && has bad.err "$name" && has bad.err "$problem" \
-       && [ "$(wc -l < bad.err)" -eq 1 ]; then
-      ok "$script.py $file: exit 1, one line naming it ($problem)"
-    else
-      bad "$script.py $file: exit $status: $(cat bad.err)"
-    fi
+    script_refuses "$script" "$case"
   done
 done
 "$PY" "$A/recompute.py" main.h5 > /dev/null 2> rc.err

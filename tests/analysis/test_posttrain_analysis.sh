@@ -396,17 +396,7 @@ for script in tables claims plots; do
               "badlambda.h5|/points/train.lambda row|holds 1.5, not a DPO weight in [0, 1]" \
               "nolambda.h5|nolambda.h5|train.lambda is neither a /points column nor a key of spec_canonical or spec_yaml" \
               "badmode.h5|/points/train.mode row|is 'full' but /points/method row"; do
-    IFS='|' read -r file name problem <<< "$case"
-    extra=()
-    [ "$script" = plots ] && extra=(--out figs_bad)
-    "$PY" "$A/$script.py" "$file" "${extra[@]}" > bad.out 2> bad.err
-    status=$?
-    if [ $status -eq 1 ] && has bad.err "$file" && has bad.err "$name" && has bad.err "$problem" \
-       && [ "$(wc -l < bad.err)" -eq 1 ]; then
-      ok "$script.py $file: exit 1, one line naming it ($problem)"
-    else
-      bad "$script.py $file: exit $status: $(cat bad.err)"
-    fi
+    script_refuses "$script" "$case"
   done
 done
 "$PY" "$A/recompute.py" main.h5 > /dev/null 2> rc.err
